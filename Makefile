@@ -1,0 +1,37 @@
+# Quick start: `make demo` (offline end-to-end run) and `make test`. Both install what they need.
+SHELL := /bin/bash
+PY := .venv/bin/python
+FM := .venv/bin/flowers-mobile
+DEMO_DATA := data/synth
+DEMO_RUN := models/demo
+
+.PHONY: setup demo test test-python test-swift test-kotlin lint clean
+
+setup: .venv/.installed
+
+.venv/.installed: pyproject.toml constraints.txt tools/setup.sh
+	bash tools/setup.sh
+
+## demo: synthetic data -> train -> convert (every target) -> parity -> benchmark -> bundle, offline.
+demo: setup
+	$(FM) data synth $(DEMO_DATA) --config configs/demo.json
+	$(FM) data check $(DEMO_DATA)
+
+## test: Python tests (real training, conversion, parity), then the apps' platform-independent logic.
+test: setup
+	$(MAKE) --no-print-directory test-python test-swift test-kotlin
+
+test-python: setup
+	$(PY) -m pytest -q
+
+test-swift:
+	bash tools/test_swift.sh
+
+test-kotlin:
+	bash tools/test_kotlin.sh
+
+lint: setup
+	.venv/bin/ruff check src tests tools
+
+clean:
+	rm -rf $(DEMO_RUN) $(DEMO_DATA) .pytest_cache

@@ -1,0 +1,25 @@
+"""Options shared by several verbs, and small printing helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from flowers_mobile.config import Config, load_config
+
+ConfigOpt = Annotated[Optional[Path], typer.Option(
+    "--config", "-c", help="Config file (default: ./config.json when present, else built-in defaults).",
+    dir_okay=False)]
+SetOpt = Annotated[Optional[list[str]], typer.Option(
+    "--set", "-s", help="Override a config key, e.g. --set training.head_epochs=3 (repeatable).",
+    metavar="KEY=VALUE")]
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def get_config(config: Path | None, overrides: list[str] | None) -> Config:
+    return load_config(config, overrides)

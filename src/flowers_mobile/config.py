@@ -1,0 +1,245 @@
+"""Typed configuration: dataclass defaults, then config.json, then `--set key=value` overrides.
+
+Every tunable lives here with its default. Loading validates as it goes: an unknown key, a
+wrong type or an out-of-range value is a `UserError` that names the key (``training.epochs``).
+The effective config is what a run records beside its outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from flowers_mobile.errors import UserError
+
+DEFAULT_CONFIG_FILE = "config.json"
+
+
+def _range(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+           hi_open: bool = False) -> dict[str, Any]:
+    return {"range": (lo, hi, lo_open, hi_open)}
+
+
+@dataclass
+class DataConfig:
+    """Where images come from and how they are split."""
+
+    #: Fractions for folders that are not pre-split into train/val/test (stratified per class).
+    train_fraction: float = field(default=0.7, metadata=_range(0, 1, lo_open=True, hi_open=True))
+    val_fraction: float = field(default=0.15, metadata=_range(0, 1, lo_open=True, hi_open=True))
+    test_fraction: float = field(default=0.15, metadata=_range(0, 1, hi_open=True))
+    #: Seed for the split, shuffling and synthetic data.
+    seed: int = field(default=42, metadata=_range(0))
+    #: Images smaller than this on either side are reported by `data check`.
+    min_image_side: int = field(default=32, metadata=_range(1))
+    #: Images with more pixels than this are refused as decompression bombs.
+    max_image_pixels: int = field(default=89_478_485, metadata=_range(1))
+    #: Synthetic dataset (the offline default): classes, images per class, image side.
+    synth_classes: int = field(default=5, metadata=_range(2, 12))
+    synth_per_class: int = field(default=120, metadata=_range(2))
+    synth_image_size: int = field(default=128, metadata=_range(32, 1024))
+    #: tf.data: parallel decode, in-memory cache of decoded images, prefetch.
+    cache: bool = True
+    #: Augmentation on the training split only.
+    augment_flip: bool = True
+    augment_rotation: float = field(default=0.08, metadata=_range(0, 0.5))
+    augment_zoom: float = field(default=0.1, metadata=_range(0, 0.9))
+    augment_contrast: float = field(default=0.1, metadata=_range(0, 1))
+
+
+@dataclass
+class ModelConfig:
+    """The classifier: a MobileNetV2 backbone, pooling, dropout, softmax head."""
+
+    input_size: int = field(default=224, metadata=_range(32, 1024))
+    alpha: float = field(default=1.0, metadata=_range(0.35, 1.4))
+    #: "imagenet", "none", or a path to a local weights file (.h5 / .weights.h5).
+    weights: str = "imagenet"
+    dropout: float = field(default=0.2, metadata=_range(0, 1, hi_open=True))
+
+
+@dataclass
+class TrainingConfig:
+    batch_size: int = field(default=32, metadata=_range(1))
+    #: Phase 1: head only, on cached backbone features.
+    head_epochs: int = field(default=10, metadata=_range(0))
+    head_learning_rate: float = field(default=1e-3, metadata=_range(0, 1, lo_open=True))
+    #: Augmented copies of each training image in the feature cache (0: the images as they are).
+    feature_cache_copies: int = field(default=0, metadata=_range(0, 50))
+    #: Phase 2: fine-tune the top fraction of backbone layers at learning_rate * this factor.
+    finetune_epochs: int = field(default=5, metadata=_range(0))
+    finetune_fraction: float = field(default=0.3, metadata=_range(0, 1))
+    finetune_lr_factor: float = field(default=0.1, metadata=_range(0, 1, lo_open=True))
+    early_stopping_patience: int = field(default=3, metadata=_range(0))
+    label_smoothing: float = field(default=0.0, metadata=_range(0, 1, hi_open=True))
+    class_weights: bool = True
+    distribute: Literal["none", "mirrored", "multi_worker"] = "none"
+    #: Mixed float16 when a GPU is present ("auto"), always off ("off").
+    mixed_precision: Literal["auto", "off"] = "auto"
+    seed: int = field(default=42, metadata=_range(0))
+
+
+@dataclass
+class ExportConfig:
+    #: TFLite precisions written by `convert --target tflite`; the first is `flowers.tflite`.
+    tflite_precisions: list[str] = field(default_factory=lambda: ["int8", "float16", "dynamic", "float32"])
+    #: Images drawn (stratified) from the training split to calibrate int8.
+    representative_size: int = field(default=300, metadata=_range(1))
+    coreml_precision: Literal["float16", "float32"] = "float16"
+    #: Extra Core ML variants: any of "linear8", "palette6", "palette4".
+    coreml_compression: list[str] = field(default_factory=list)
+    coreml_minimum_target: Literal["iOS15", "iOS16", "iOS17", "iOS18"] = "iOS16"
+    model_name: str = "Flowers"
+    description: str = "MobileNetV2 flower classifier (transfer learning), by flowers-mobile."
+    author: str = "flowers-mobile"
+    license: str = "Apache-2.0"
+    version: str = "1.0"
+
+
+@dataclass
+class ParityConfig:
+    float32_max_abs_diff: float = field(default=1e-4, metadata=_range(0))
+    float16_min_top1_agreement: float = field(default=0.995, metadata=_range(0, 1))
+    float16_max_abs_diff: float = field(default=1e-2, metadata=_range(0))
+    dynamic_min_top1_agreement: float = field(default=0.98, metadata=_range(0, 1))
+    int8_min_top1_agreement: float = field(default=0.98, metadata=_range(0, 1))
+    #: Accuracy drop allowed for quantized exports, in fractions (0.01 = 1 point).
+    int8_max_accuracy_drop: float = field(default=0.01, metadata=_range(0, 1))
+    max_images: int = field(default=200, metadata=_range(1))
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    parity: ParityConfig = field(default_factory=ParityConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def with_overrides(self, overrides: list[str] | None) -> Config:
+        """Return a copy with `key=value` overrides applied (values parsed as JSON, else text)."""
+        data = self.to_dict()
+        for item in overrides or []:
+            key, sep, raw = item.partition("=")
+            if not sep or not key.strip():
+                raise UserError(f"--set {item!r} is not key=value", hint="e.g. --set training.head_epochs=3")
+            section, _, name = key.strip().partition(".")
+            if section not in data or not name:
+                raise UserError(f"--set {key}: unknown key", hint=f"sections are {', '.join(data)}")
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw
+            data[section][name] = value  # unknown names are caught by from_dict
+        return Config.from_dict(data)
+
+    @staticmethod
+    def from_dict(raw: Any, where: str = "config") -> Config:
+        if not isinstance(raw, dict):
+            raise UserError(f"{where}: expected a JSON object at the top level, got {type(raw).__name__}")
+        return _build(Config, raw, prefix="", where=where)
+
+
+def _build(cls: type, raw: dict[str, Any], prefix: str, where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        key = prefix + unknown[0]
+        raise UserError(f"{where}: unknown key {key!r}",
+                        hint=f"known keys here: {', '.join(prefix + k for k in fields)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in raw.items():
+        key = prefix + name
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise UserError(f"{where}: {key} must be an object, got {type(value).__name__}")
+            kwargs[name] = _build(hint, value, prefix=key + ".", where=where)
+        else:
+            kwargs[name] = _check_value(key, value, hint, fields[name].metadata.get("range"), where)
+    return cls(**kwargs)
+
+
+def _check_value(key: str, value: Any, hint: Any, rng: tuple | None, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise UserError(f"{where}: {key} = {value!r} is not one of {', '.join(map(str, choices))}")
+        return value
+    if origin in (list, types.GenericAlias) or hint is list or origin is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UserError(f"{where}: {key} must be a list of strings, got {value!r}")
+        return list(value)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"{where}: {key} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"{where}: {key} must be an integer, got {value!r}")
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"{where}: {key} must be a number, got {value!r}")
+        value = float(value)
+    elif hint is str:
+        if not isinstance(value, str):
+            raise UserError(f"{where}: {key} must be a string, got {value!r}")
+    if rng is not None:
+        lo, hi, lo_open, hi_open = rng
+        bad = (lo is not None and (value <= lo if lo_open else value < lo)) or (
+            hi is not None and (value >= hi if hi_open else value > hi))
+        if bad:
+            lo_s = "-inf" if lo is None else f"{lo}"
+            hi_s = "inf" if hi is None else f"{hi}"
+            interval = f"{'(' if lo_open else '['}{lo_s}, {hi_s}{')' if hi_open else ']'}"
+            raise UserError(f"{where}: {key} = {value!r} is out of range {interval}")
+    return value
+
+
+def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> Config:
+    """Load defaults, then `path` (or ./config.json when it exists), then `--set` overrides.
+
+    A config file may give any subset of keys; the rest keep their defaults.
+    """
+    if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
+        path = DEFAULT_CONFIG_FILE
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"config file not found: {path}")
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+        config = Config.from_dict(raw, where=str(path))
+    config = config.with_overrides(overrides)
+    _check_cross_fields(config)
+    return config
+
+
+def _check_cross_fields(config: Config) -> None:
+    d = config.data
+    total = d.train_fraction + d.val_fraction + d.test_fraction
+    if abs(total - 1.0) > 1e-6:
+        raise UserError(f"config: data.train_fraction + data.val_fraction + data.test_fraction = {total:g}, must be 1")
+    known = {"int8", "float16", "dynamic", "float32"}
+    for p in config.export.tflite_precisions:
+        if p not in known:
+            raise UserError(f"config: export.tflite_precisions has {p!r}; known: {', '.join(sorted(known))}")
+    if not config.export.tflite_precisions:
+        raise UserError("config: export.tflite_precisions is empty; give at least one precision")
+    for c in config.export.coreml_compression:
+        if c not in {"linear8", "palette6", "palette4"}:
+            raise UserError(f"config: export.coreml_compression has {c!r}; known: linear8, palette6, palette4")

@@ -1,0 +1,1 @@
+"""Exports: TFLite (with metadata), Core ML, SavedModel, and the manifest that lists them."""

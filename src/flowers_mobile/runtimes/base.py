@@ -1,0 +1,162 @@
+"""The `Predictor` interface and the registry that picks a runtime for a model file.
+
+Every runtime takes raw RGB pixels, 0..255, shape (N, H, W, 3) (uint8 or float32), and
+returns probabilities, float32 (N, classes), in label order. Preprocessing lives inside the
+models (see DESIGN.md), so no runtime normalizes anything.
+
+Runtimes register themselves by name with the file formats they open:
+
+    @register_runtime("litert", formats=("tflite",))
+    class LiteRTPredictor(Predictor): ...
+
+`load_predictor(path)` picks the first available runtime registered for the file's format;
+`runtime=` forces one by name.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flowers_mobile.errors import UserError
+
+
+class RuntimeUnavailable(UserError):
+    """The runtime cannot run on this platform or is not installed (exit 2)."""
+
+
+class Predictor(abc.ABC):
+    """A loaded model that classifies batches of raw RGB images."""
+
+    #: Registry name of the runtime ("keras", "litert", "task_library", "coreml", ...).
+    runtime: str = ""
+
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
+        self.path = Path(path)
+        self.threads = threads
+
+    @property
+    @abc.abstractmethod
+    def labels(self) -> list[str]:
+        """Class names in output-index order."""
+
+    @property
+    @abc.abstractmethod
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) the model takes."""
+
+    @abc.abstractmethod
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities (N, classes) float32 for raw RGB images (N, H, W, 3) in 0..255."""
+
+    def describe(self) -> dict[str, Any]:
+        """Facts for tables and reports: runtime, file, format, precision."""
+        return {"runtime": self.runtime, "path": str(self.path), "format": model_format(self.path)}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release native resources (subprocesses, interpreters)."""
+
+    def __enter__(self) -> Predictor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @staticmethod
+    def check_batch(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        images = np.asarray(images)
+        if images.ndim != 4 or images.shape[-1] != 3 or tuple(images.shape[1:3]) != tuple(size):
+            raise UserError(f"expected images of shape (N, {size[0]}, {size[1]}, 3), got {images.shape}")
+        return images
+
+
+# name -> (formats, module path to import lazily, class or None until imported, availability check)
+_RUNTIMES: dict[str, dict[str, Any]] = {}
+
+# Runtimes live in modules imported only when needed: TensorFlow, LiteRT and coremltools are
+# heavy, and the Task Library must never share a process with TensorFlow (STACK.md).
+_LAZY_MODULES = {
+    "keras": ("flowers_mobile.runtimes.keras_runtime", ("keras", "h5")),
+    "saved_model": ("flowers_mobile.runtimes.saved_model", ("saved_model",)),
+    "litert": ("flowers_mobile.runtimes.litert", ("tflite",)),
+    "task_library": ("flowers_mobile.runtimes.task_library", ("tflite",)),
+    "coreml": ("flowers_mobile.runtimes.coreml", ("mlpackage",)),
+    "coreml_executor": ("flowers_mobile.runtimes.coreml_executor", ("mlpackage",)),
+}
+
+# Default choice per format, in order of preference.
+_DEFAULT_ORDER = {
+    "keras": ["keras"], "h5": ["keras"], "saved_model": ["saved_model"],
+    "tflite": ["litert"], "mlpackage": ["coreml", "coreml_executor"],
+}
+
+
+def register_runtime(name: str, formats: tuple[str, ...],
+                     available: Callable[[], str | None] | None = None) -> Callable[[type], type]:
+    """Class decorator: register a Predictor under `name`.
+
+    Args:
+        name: the runtime's name, as `--runtime` takes it.
+        formats: model formats it opens (see `model_format`).
+        available: returns None when usable here, else a reason it is not (shown to the user).
+    """
+
+    def wrap(cls: type) -> type:
+        cls.runtime = name
+        _RUNTIMES[name] = {"formats": formats, "cls": cls, "available": available or (lambda: None)}
+        return cls
+
+    return wrap
+
+
+def runtime_names() -> list[str]:
+    return list(_LAZY_MODULES)
+
+
+def model_format(path: str | os.PathLike[str]) -> str:
+    """'keras', 'h5', 'tflite', 'mlpackage' or 'saved_model', from the path; else UserError."""
+    path = Path(path)
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in ("keras", "h5", "tflite", "mlpackage"):
+        return suffix
+    if path.is_dir() and (path / "saved_model.pb").is_file():
+        return "saved_model"
+    raise UserError(f"{path}: unknown model format",
+                    hint="expected .keras, .h5, .tflite, .mlpackage or a SavedModel folder")
+
+
+def _resolve(name: str) -> dict[str, Any]:
+    if name not in _LAZY_MODULES:
+        raise UserError(f"unknown runtime {name!r}", hint=f"known: {', '.join(_LAZY_MODULES)}")
+    if name not in _RUNTIMES:
+        importlib.import_module(_LAZY_MODULES[name][0])
+    if name not in _RUNTIMES:
+        raise RuntimeUnavailable(f"runtime {name!r} did not register itself")
+    return _RUNTIMES[name]
+
+
+def load_predictor(path: str | os.PathLike[str], runtime: str | None = None, *,
+                   threads: int | None = None) -> Predictor:
+    """Open `path` with `runtime`, or with the first runtime available for its format."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"model not found: {path}")
+    fmt = model_format(path)
+    candidates = [runtime] if runtime else _DEFAULT_ORDER[fmt]
+    reasons = []
+    for name in candidates:
+        entry = _resolve(name)
+        if fmt not in entry["formats"]:
+            raise UserError(f"runtime {name!r} does not open {fmt} files ({path})",
+                            hint=f"it opens: {', '.join(entry['formats'])}")
+        reason = entry["available"]()
+        if reason is None:
+            return entry["cls"](path, threads=threads)
+        reasons.append(f"{name}: {reason}")
+    raise RuntimeUnavailable(f"no runtime available here for {path}: {'; '.join(reasons)}")
