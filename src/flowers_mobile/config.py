@@ -192,9 +192,8 @@ def _check_value(key: str, value: Any, hint: Any, rng: tuple | None, where: str)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UserError(f"{where}: {key} must be a number, got {value!r}")
         value = float(value)
-    elif hint is str:
-        if not isinstance(value, str):
-            raise UserError(f"{where}: {key} must be a string, got {value!r}")
+    elif hint is str and not isinstance(value, str):
+        raise UserError(f"{where}: {key} must be a string, got {value!r}")
     if rng is not None:
         lo, hi, lo_open, hi_open = rng
         bad = (lo is not None and (value <= lo if lo_open else value < lo)) or (
