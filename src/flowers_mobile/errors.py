@@ -21,7 +21,8 @@ class UserError(Exception):
     def one_line(self) -> str:
         text = self.message.rstrip(".")
         if self.hint:
-            text = f"{text}. {self.hint.rstrip('.')}"
+            hint = self.hint.rstrip(".")
+            text = f"{text}. {hint[:1].upper()}{hint[1:]}"
         return " ".join(text.split()) + "."
 
 
