@@ -12,7 +12,8 @@ from flowers_mobile.errors import UserError
 
 
 def test_root_config_json_mirrors_the_defaults():
-    assert json.loads(open("config.json").read()) == Config().to_dict()
+    with open("config.json") as fh:
+        assert json.load(fh) == Config().to_dict()
 
 
 def test_partial_file_and_set_overrides_apply_in_order(tmp_path):

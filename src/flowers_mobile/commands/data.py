@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 from flowers_mobile.commands.common import ConfigOpt, SetOpt, console, get_config
@@ -20,10 +27,10 @@ data_app = typer.Typer(help="Datasets: generate the offline synthetic one, fetch
 @data_app.command("synth")
 def synth(
     out: Annotated[Path, typer.Argument(help="Output folder; becomes OUT/<class>/*.png (replaced whole).")],
-    classes: Annotated[Optional[int], typer.Option(help="Number of classes, 2..12 (default: data.synth_classes).")] = None,
-    per_class: Annotated[Optional[int], typer.Option(help="Images per class (default: data.synth_per_class).")] = None,
-    size: Annotated[Optional[int], typer.Option(help="Image side in px (default: data.synth_image_size).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed; the same seed gives the same images.")] = None,
+    classes: Annotated[int | None, typer.Option(help="Number of classes, 2..12 (default: data.synth_classes).")] = None,
+    per_class: Annotated[int | None, typer.Option(help="Images per class (default: data.synth_per_class).")] = None,
+    size: Annotated[int | None, typer.Option(help="Image side in px (default: data.synth_image_size).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed; the same seed gives the same images.")] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
@@ -45,8 +52,8 @@ def synth(
 def fetch(
     name: Annotated[str, typer.Argument(help="oxford102 or flowers17.")],
     out: Annotated[Path, typer.Argument(help="Output folder; becomes OUT/{train,val,test}/<class>/.")],
-    mirror: Annotated[Optional[str], typer.Option(help="Base URL to download from instead of the dataset's home.")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Where downloads are kept (default: OUT/../downloads/NAME).")] = None,
+    mirror: Annotated[str | None, typer.Option(help="Base URL to download from instead of the dataset's home.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(help="Where downloads are kept (default: OUT/../downloads/NAME).")] = None,
 ) -> None:
     """Download a public flower dataset (resumable, checksum-verified) and lay it out by split and class."""
     from flowers_mobile.data.fetch import DATASETS, fetch_dataset
@@ -70,7 +77,7 @@ def fetch(
 def check(
     folder: Annotated[Path, typer.Argument(help="DIR/<class>/ or DIR/{train,val,test}/<class>/.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    min_side: Annotated[Optional[int], typer.Option(help="Smallest image side that is not reported (default: data.min_image_side).")] = None,
+    min_side: Annotated[int | None, typer.Option(help="Smallest image side that is not reported (default: data.min_image_side).")] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:

@@ -20,7 +20,13 @@ from pathlib import Path
 from PIL import Image
 
 from flowers_mobile.config import DataConfig
-from flowers_mobile.data.sources import SPLITS, check_folder, class_folders, is_image_file, is_presplit
+from flowers_mobile.data.sources import (
+    SPLITS,
+    check_folder,
+    class_folders,
+    is_image_file,
+    is_presplit,
+)
 
 ERROR = "error"
 WARNING = "warning"

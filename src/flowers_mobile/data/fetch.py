@@ -9,9 +9,9 @@ message that says what to do.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
-import socket
 import tarfile
 import urllib.error
 import urllib.request
@@ -168,7 +168,7 @@ def download(url: str, dest: Path, remote: RemoteFile, progress: ProgressHook | 
             response = None
         else:
             raise UserError(f"downloading {url} failed: HTTP {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, socket.timeout, ConnectionError) as exc:
+    except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UserError(f"cannot reach {url} ({reason}); this machine looks offline",
                         hint=f"download {remote.name} elsewhere into {dest.parent}, or pass --mirror URL") from exc
@@ -186,9 +186,12 @@ def download(url: str, dest: Path, remote: RemoteFile, progress: ProgressHook | 
                         done += len(block)
                         if progress:
                             progress(remote.name, done, total)
-                except (socket.timeout, ConnectionError, urllib.error.URLError) as exc:
+                except (TimeoutError, ConnectionError, urllib.error.URLError, http.client.HTTPException) as exc:
                     raise UserError(f"download of {url} broke off at {done} bytes ({exc})",
                                     hint="run the same command again: it resumes") from exc
+            if total is not None and done < total:
+                raise UserError(f"download of {url} broke off at {done} of {total} bytes",
+                                hint="run the same command again: it resumes")
     problem = verify(part, remote)
     if problem:
         part.unlink(missing_ok=True)
