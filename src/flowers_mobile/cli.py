@@ -18,6 +18,8 @@ from flowers_mobile.errors import CheckFailed, UserError
 # Verb modules, in the order `--help` lists them. A module is listed only once its verb works.
 COMMAND_MODULES = [
     "flowers_mobile.commands.data",
+    "flowers_mobile.commands.parity",
+    "flowers_mobile.commands.predict",
     "flowers_mobile.commands.bundle",
 ]
 
