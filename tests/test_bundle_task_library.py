@@ -1,0 +1,142 @@
+"""The bundled Android asset is a model the Task Library classifies with our labels.
+
+A tiny classifier with the project's preprocessing-in-the-graph (raw 0..255 pixels in, a
+`Rescaling` layer to [-1, 1], softmax out; a few convolutions instead of MobileNetV2 because
+full-int8 conversion of even the smallest MobileNetV2 takes about a minute on 2 cores) is
+converted to full-int8 TFLite with classifier metadata, exactly the contract the app relies on (uint8 input, scale 1, zero point 0,
+labels in the metadata), put into an export folder with `new_manifest`, bundled into a copy of
+the Android app, and the file in the app's assets is loaded by the TFLite Task Library's C++
+`ImageClassifier` (the one the Android app runs) in a subprocess without TensorFlow, and
+compared with the LiteRT interpreter on the same pixels.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flowers_mobile.export.bundle import bundle
+from flowers_mobile.export.manifest import describe_artifact, new_manifest, write_manifest
+from flowers_mobile.labels import write_labels
+
+REPO = Path(__file__).resolve().parents[1]
+LABELS = ["daisy", "rose", "sweet_pea", "tulip"]
+SIZE = 64
+
+TASK_LIBRARY_SCRIPT = r"""
+import json, sys
+sys.modules["tensorflow"] = None  # the Task Library's pybind types clash with TensorFlow's
+import numpy as np
+from tensorflow_lite_support.python.task.core import base_options
+from tensorflow_lite_support.python.task.vision import image_classifier
+from tensorflow_lite_support.python.task.vision.core import tensor_image
+
+model, pixels = sys.argv[1], sys.argv[2]
+options = image_classifier.ImageClassifierOptions(base_options=base_options.BaseOptions(file_name=model))
+classifier = image_classifier.ImageClassifier.create_from_options(options)
+out = []
+for img in np.load(pixels):
+    result = classifier.classify(tensor_image.TensorImage.create_from_array(img))
+    out.append([(c.index, c.category_name, c.score) for c in result.classifications[0].categories])
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def int8_export(tmp_path_factory):
+    import keras
+    import tensorflow as tf
+    from tensorflow_lite_support.metadata.python.metadata_writers import (
+        image_classifier,
+        writer_utils,
+    )
+
+    root = tmp_path_factory.mktemp("tl_export")
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(SIZE, SIZE, 3), dtype="float32", name="image")
+    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0)(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu6")(x)
+    x = keras.layers.Conv2D(16, 3, strides=2, activation="relu6")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(len(LABELS), activation="softmax", name="probabilities")(x)
+    keras_model = keras.Model(inputs, outputs)
+    keras_path = root / "model.keras"
+    keras_model.save(keras_path)
+    saved = root / "saved_model"
+    keras_model.export(str(saved), verbose=False)
+
+    rng = np.random.default_rng(0)
+
+    def representative():
+        for _ in range(8):
+            img = rng.integers(0, 256, size=(1, SIZE, SIZE, 3)).astype(np.float32)
+            img[0, 0, 0] = [0, 0, 0]
+            img[0, -1, -1] = [255, 255, 255]  # the full 0..255 range: uint8 scale 1, zero point 0
+            yield [img]
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+    converter.inference_output_type = tf.uint8
+    export = root / "export"
+    export.mkdir()
+    write_labels(export / "labels.txt", LABELS)
+    writer = image_classifier.MetadataWriter.create_for_inference(
+        converter.convert(), input_norm_mean=[0.0], input_norm_std=[1.0],
+        label_file_paths=[str(export / "labels.txt")])
+    writer_utils.save_file(writer.populate(), str(export / "flowers.tflite"))
+    shutil.copy(keras_path, export / "model.keras")
+
+    art = describe_artifact(export, "flowers.tflite", format="tflite", precision="int8",
+                            input_shape=[1, SIZE, SIZE, 3], input_dtype="uint8", num_labels=len(LABELS),
+                            input_quantization={"scale": 1.0, "zero_point": 0}, default_for=["android"])
+    write_manifest(export, new_manifest(model_name="tiny", source_model=export / "model.keras",
+                                        labels_file=export / "labels.txt", labels=LABELS, artifacts=[art]))
+    return export
+
+
+@pytest.mark.slow
+def test_bundled_asset_classifies_with_the_task_library(int8_export, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    android = tmp_path / "android_app"
+    shutil.copytree(REPO / "android_app", android, ignore=shutil.ignore_patterns("build", ".gradle", "assets"))
+    (tmp_path / "ios_app").mkdir()
+    placed = bundle(int8_export, "android", android, tmp_path / "ios_app")
+    asset = android / "app/src/main/assets/flowers.tflite"
+    assert asset in [p.dest for p in placed]
+
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, size=(4, SIZE, SIZE, 3), dtype=np.uint8)
+    np.save(tmp_path / "pixels.npy", pixels)
+    run = subprocess.run([sys.executable, "-c", TASK_LIBRARY_SCRIPT, str(asset), str(tmp_path / "pixels.npy")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    task = json.loads(run.stdout.strip().splitlines()[-1])
+
+    interpreter = Interpreter(model_path=str(asset))
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    assert inp["dtype"] == np.uint8 and tuple(inp["quantization"]) == (1.0, 0)
+    scale, zero = out["quantization"]
+    for img, categories in zip(pixels, task, strict=True):
+        interpreter.set_tensor(inp["index"], img[None])
+        interpreter.invoke()
+        expected = (interpreter.get_tensor(out["index"])[0].astype(np.float32) - zero) * scale
+        # Every class comes back, named from the metadata with our labels, in score order.
+        assert sorted(c[1] for c in categories) == sorted(LABELS)
+        assert all(LABELS[index] == name for index, name, _ in categories)
+        assert categories[0][0] == int(np.argmax(expected)) or \
+            np.isclose(expected[categories[0][0]], expected.max(), atol=scale)
+        got = np.zeros(len(LABELS), np.float32)
+        for index, _, score in categories:
+            got[index] = score
+        np.testing.assert_allclose(got, expected, atol=scale + 1e-6)
