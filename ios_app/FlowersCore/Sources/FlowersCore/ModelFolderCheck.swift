@@ -53,9 +53,11 @@ public enum ModelFolderCheck {
     ///   - packageName: the package's folder name inside `folder`.
     ///   - checkPackageDigest: hash the package and compare with the manifest (reads every byte
     ///     of the package once; skip it where that is too slow).
+    ///   - knownPackageDigest: the package's sha256 when the caller already computed it (the app
+    ///     hashes the package once, for this check and as its compiled-model cache key).
     /// - Returns: the findings; never throws, because every problem is something to show.
     public static func run(folder: URL, modelLabels: [String], packageName: String = packageName,
-                           checkPackageDigest: Bool = true) -> ModelFolderReport {
+                           checkPackageDigest: Bool = true, knownPackageDigest: String? = nil) -> ModelFolderReport {
         var report = ModelFolderReport()
         if let problem = validationProblem(modelLabels) {
             report.findings.append(Finding(.error, "the model's own labels are invalid: \(problem)"))
@@ -77,7 +79,7 @@ public enum ModelFolderCheck {
 
         checkLabels(folder: folder, manifest: manifest, modelLabels: modelLabels, into: &report)
         checkArtifact(folder: folder, manifest: manifest, modelLabels: modelLabels, packageName: packageName,
-                      checkPackageDigest: checkPackageDigest, into: &report)
+                      checkPackageDigest: checkPackageDigest, knownPackageDigest: knownPackageDigest, into: &report)
         return report
     }
 
@@ -118,7 +120,7 @@ public enum ModelFolderCheck {
     }
 
     private static func checkArtifact(folder: URL, manifest: ExportManifest, modelLabels: [String],
-                                      packageName: String, checkPackageDigest: Bool,
+                                      packageName: String, checkPackageDigest: Bool, knownPackageDigest: String?,
                                       into report: inout ModelFolderReport) {
         guard let artifact = manifest.defaultArtifact(for: platform) else {
             report.findings.append(Finding(.error, "the manifest lists no Core ML package for iOS; "
@@ -137,7 +139,7 @@ public enum ModelFolderCheck {
         }
         guard checkPackageDigest else { return }
         do {
-            let digest = try ContentDigest.sha256(ofPath: packageURL)
+            let digest = try knownPackageDigest?.lowercased() ?? ContentDigest.sha256(ofPath: packageURL)
             if digest == artifact.sha256.lowercased() {
                 report.packageVerified = true
             } else {

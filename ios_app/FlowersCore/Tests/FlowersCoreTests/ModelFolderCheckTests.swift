@@ -99,6 +99,16 @@ final class ModelFolderCheckTests: XCTestCase {
         XCTAssertFalse(report.packageVerified)
     }
 
+    func testAKnownDigestIsUsedInsteadOfReadingThePackage() {
+        let report = ModelFolderCheck.run(folder: fixtureExport, modelLabels: fixtureLabels,
+                                          knownPackageDigest: String(repeating: "0", count: 64))
+        XCTAssertFalse(report.packageVerified)
+        XCTAssertTrue(report.errors.first?.message.contains("sha256 000000000000") == true, "\(report.errors)")
+        let good = ModelFolderCheck.run(folder: fixtureExport, modelLabels: fixtureLabels,
+                                        knownPackageDigest: "B757F7231DDADF2C3EE0329E00BEFE87830908CC4EDF51E7C910FF8E9608E696")
+        XCTAssertTrue(good.packageVerified)
+    }
+
     func testInvalidModelLabelsAreAnError() {
         let report = ModelFolderCheck.run(folder: fixtureExport, modelLabels: ["daisy", "daisy", "rose", "sunflower", "tulip"])
         XCTAssertTrue(report.errors.contains { $0.message.hasPrefix("the model's own labels are invalid") })
