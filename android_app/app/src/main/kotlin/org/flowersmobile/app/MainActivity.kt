@@ -126,6 +126,14 @@ class MainActivity : AppCompatActivity() {
         super.onStop()
     }
 
+    override fun onDestroy() {
+        // The analysis executor belongs to the view model, which shuts it down when the activity
+        // finishes: stop CameraX from handing it frames first.
+        imageAnalysis?.clearAnalyzer()
+        imageAnalysis = null
+        super.onDestroy()
+    }
+
     private fun hasCameraPermission(): Boolean =
         ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED
 
