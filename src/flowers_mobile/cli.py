@@ -18,8 +18,11 @@ from flowers_mobile.errors import CheckFailed, UserError
 # Verb modules, in the order `--help` lists them. A module is listed only once its verb works.
 COMMAND_MODULES = [
     "flowers_mobile.commands.data",
+    "flowers_mobile.commands.train",
+    "flowers_mobile.commands.evaluate",
     "flowers_mobile.commands.parity",
     "flowers_mobile.commands.predict",
+    "flowers_mobile.commands.benchmark",
     "flowers_mobile.commands.bundle",
 ]
 

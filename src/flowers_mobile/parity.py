@@ -407,6 +407,11 @@ def _pts(v: float | None) -> str:
     return "n/a" if v is None else f"{100 * v:+.2f} pt"
 
 
+def _limits_text(e: ExportParity) -> str:
+    shown = [c for c in e.checks if c.metric not in ("labels", "input_size")]
+    return ", ".join(f"{c.metric} {c.op} {_fmt_value(c.limit)}" for c in shown) or "-"
+
+
 def render_markdown(report: ParityReport) -> str:
     """parity.md: the table, then what failed, per-class changes and the worst images per export."""
     lines = [
@@ -417,15 +422,15 @@ def render_markdown(report: ParityReport) -> str:
         f"- Keras accuracy: {_pct(report.keras_accuracy)}" if report.labels_known else "- accuracy: no labels",
         f"- Result: **{'PASS' if report.passed else 'FAIL'}**",
         "",
-        "| export | runtime | precision | top-1 agree | top-5 agree | max abs diff | mean abs diff | accuracy | Δ accuracy | result |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| export | runtime | precision | top-1 agree | top-5 agree | max abs diff | mean abs diff | accuracy | Δ accuracy | limits | result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in report.exports:
         lines.append(
             f"| {e.file} | {e.runtime} | {e.precision} | {_pct(e.top1_agreement)} | {_pct(e.top5_agreement)} | "
             f"{'n/a' if e.max_abs_diff is None else f'{e.max_abs_diff:.2e}'} | "
             f"{'n/a' if e.mean_abs_diff is None else f'{e.mean_abs_diff:.2e}'} | {_pct(e.accuracy)} | "
-            f"{_pts(e.accuracy_change)} | {'pass' if e.passed else 'FAIL'} |")
+            f"{_pts(e.accuracy_change)} | {_limits_text(e)} | {'pass' if e.passed else 'FAIL'} |")
     if report.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
     failures = report.failures()

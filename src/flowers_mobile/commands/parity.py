@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from flowers_mobile.commands.common import ConfigOpt, SetOpt, console, err_console, get_config
@@ -45,6 +46,8 @@ def parity(
     with console.status("parity") as status:
         report = run_parity(model, exports, data, cfg, max_images=max_images, runtimes=_parse_runtimes(runtime),
                             progress=lambda msg: status.update(f"parity: {msg}"))
+    # Piped output (make demo, CI logs) is not width-limited: keep the table on one line per export.
+    out = console if console.is_terminal else Console(width=150, highlight=False)
     table = Table(title=f"parity: {report.images} {report.split} images, Keras accuracy "
                         f"{_pct(report.keras_accuracy)}")
     for col in ("export", "runtime", "precision", "top-1 agree", "top-5 agree", "max |Δp|", "mean |Δp|",
@@ -56,7 +59,7 @@ def parity(
                       "n/a" if e.max_abs_diff is None else f"{e.max_abs_diff:.2e}",
                       "n/a" if e.mean_abs_diff is None else f"{e.mean_abs_diff:.2e}", _pct(e.accuracy),
                       "n/a" if e.accuracy_change is None else f"{100 * e.accuracy_change:+.2f} pt", ok)
-    console.print(table)
+    out.print(table)
     for note in report.notes:
         err_console.print(f"[yellow]note[/] {note}")
     for s in report.skipped:
