@@ -35,8 +35,8 @@ struct ClassifierScreen: View {
             .toolbar {
                 ToolbarItem(placement: .principal) {
                     Picker("Source", selection: $mode) {
-                        ForEach(Mode.allCases) { mode in
-                            Text(mode.rawValue).tag(mode)
+                        ForEach(Mode.allCases) { option in
+                            Text(option.rawValue).tag(option)
                         }
                     }
                     .pickerStyle(.segmented)

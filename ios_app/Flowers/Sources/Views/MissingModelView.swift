@@ -1,4 +1,5 @@
 import SwiftUI
+import UIKit
 
 /// Shown when the app was built without a model: Flowers.mlpackage is a build output that the
 /// bundle command copies into ios_app/Flowers/Model/, not a file in the repository.
