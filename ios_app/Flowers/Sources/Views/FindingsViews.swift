@@ -9,9 +9,9 @@ struct FindingsBanner: View {
     var body: some View {
         if let report, !report.isClean {
             let hasErrors = !report.errors.isEmpty
+            let title: String = hasErrors ? "The model files do not match their manifest" : "Notes about the model files"
             Button(action: action) {
-                Label(hasErrors ? "The model files do not match their manifest" : "Notes about the model files",
-                      systemImage: hasErrors ? "exclamationmark.triangle.fill" : "info.circle")
+                Label(title, systemImage: hasErrors ? "exclamationmark.triangle.fill" : "info.circle")
                     .font(.footnote.bold())
                     .foregroundColor(hasErrors ? Color.white : Color.black)
                     .padding(.horizontal, 12)
@@ -37,10 +37,10 @@ struct FindingsList: View {
             }
         } else if let report {
             if report.isClean {
-                Label(report.packageVerified
-                      ? "Flowers.mlpackage, labels.txt and manifest.json agree (sha256 and labels checked)"
-                      : "No problems found",
-                      systemImage: "checkmark.seal")
+                let summary: String = report.packageVerified
+                    ? "Flowers.mlpackage, labels.txt and manifest.json agree (sha256 and labels checked)"
+                    : "No problems found"
+                Label(summary, systemImage: "checkmark.seal")
             }
             ForEach(report.findings.indices, id: \.self) { index in
                 let finding = report.findings[index]

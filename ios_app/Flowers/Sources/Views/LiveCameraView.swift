@@ -1,4 +1,5 @@
 import FlowersCore
+import Foundation
 import SwiftUI
 import UIKit
 

@@ -42,7 +42,7 @@ struct PredictionRow: View {
         VStack(alignment: .leading, spacing: 4) {
             HStack {
                 Text(prediction.label)
-                    .font(isAnswer ? .title2.bold() : .body)
+                    .font(isAnswer ? Font.title2.bold() : Font.body)
                     .lineLimit(1)
                 Spacer()
                 Text(Formatting.percent(prediction.confidence))
