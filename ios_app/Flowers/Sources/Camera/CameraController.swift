@@ -45,6 +45,14 @@ final class CameraController: NSObject, @unchecked Sendable {
     private var orientation = FrameOrientationTracker()
     private var onResult: (@Sendable (Result<FrameResult, Error>) -> Void)?
 
+    /// Runs `body` with `lock` held (NSLocking.withLock is not in every Foundation the
+    /// Linux type-check runs against).
+    private func locked<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
+    }
+
     /// The back wide-angle camera, if the device has one.
     static var backCamera: AVCaptureDevice? {
         AVCaptureDevice.default(.builtInWideAngleCamera, for: .video, position: .back)
@@ -52,17 +60,17 @@ final class CameraController: NSObject, @unchecked Sendable {
 
     /// The classifier frames go to; nil pauses classification (the preview keeps running).
     func setClassifier(_ classifier: ImageClassifier?) {
-        lock.withLock { self.classifier = classifier }
+        locked { self.classifier = classifier }
     }
 
     /// Where results go; called on the frame queue.
     func setResultHandler(_ handler: @escaping @Sendable (Result<FrameResult, Error>) -> Void) {
-        lock.withLock { onResult = handler }
+        locked { onResult = handler }
     }
 
     /// Follow the phone's physical orientation, so frames reach the model upright.
     func setDeviceOrientation(_ device: DeviceOrientation) {
-        lock.withLock { _ = orientation.update(device) }
+        locked { _ = orientation.update(device) }
     }
 
     /// Configure the session once, then start it; `completion` gets nil or the setup error.
@@ -123,7 +131,7 @@ extension CameraController: AVCaptureVideoDataOutputSampleBufferDelegate {
     func captureOutput(_ output: AVCaptureOutput, didOutput sampleBuffer: CMSampleBuffer,
                        from connection: AVCaptureConnection) {
         guard let pixelBuffer = CMSampleBufferGetImageBuffer(sampleBuffer) else { return }
-        let (classifier, exif, handler) = lock.withLock { (self.classifier, orientation.current, onResult) }
+        let (classifier, exif, handler) = locked { (self.classifier, orientation.current, onResult) }
         guard let classifier, let handler else { return }
         let timestamp = CMSampleBufferGetPresentationTimeStamp(sampleBuffer).seconds
         let frameOrientation = CGImagePropertyOrientation(rawValue: exif.rawValue) ?? .right
