@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flowers_mobile.commands.common import console, err_console
@@ -92,7 +93,7 @@ def benchmark(
         console.print(f"float32 LiteRT: {report.flops / 1e9:.3f} GFLOP per image, "
                       + ", ".join(f"{g:.1f} GFLOP/s at {t} thread(s)" for t, g in f32.gflops_per_s.items()))
     for note in report.notes:
-        err_console.print(f"[yellow]note[/] {note}")
+        err_console.print(f"[yellow]note[/] {escape(note)}", soft_wrap=True)
     console.print(f"wrote {exports / BENCHMARK_JSON} and {exports / BENCHMARK_PNG} in {report.seconds:.0f} s")
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from flowers_mobile.commands.common import ConfigOpt, SetOpt, console, err_console, get_config
@@ -61,13 +62,13 @@ def parity(
                       "n/a" if e.accuracy_change is None else f"{100 * e.accuracy_change:+.2f} pt", ok)
     out.print(table)
     for note in report.notes:
-        err_console.print(f"[yellow]note[/] {note}")
-    for s in report.skipped:
-        err_console.print(f"[yellow]skipped[/] {s['path']}: {s['error']}")
+        err_console.print(f"[yellow]note[/] {escape(note)}", soft_wrap=True)
+    for s in report.skipped:  # the error names the file
+        err_console.print(f"[yellow]skipped[/] {escape(s['error'])}", soft_wrap=True)
     console.print(f"wrote {exports / 'parity.json'} and {exports / 'parity.md'}")
     if not report.passed:
         for line in report.failures():
-            err_console.print(f"[red]short[/] {line}")
+            err_console.print(f"[red]short[/] {escape(line)}", soft_wrap=True)
         raise CheckFailed(f"{sum(not e.passed for e in report.exports)} of {len(report.exports)} export(s) "
                           "fall short of the parity limits (see parity.md)")
 

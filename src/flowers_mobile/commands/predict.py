@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from flowers_mobile.commands.common import console, err_console
@@ -43,7 +44,7 @@ def predict(
         table.add_row(*row)
     console.print(table)
     for s in result.skipped:
-        err_console.print(f"[yellow]skipped[/] {s['path']}: {s['error']}")
+        err_console.print(f"[yellow]skipped[/] {escape(s['error'])}", soft_wrap=True)  # names the file
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,163 @@
+"""parity: bad input is one line and exit 2 with nothing written; a planted error fails with exit 1;
+an undecodable image is skipped and reported; the comparison arithmetic on known arrays."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flowers_mobile.cli import main
+from flowers_mobile.config import Config, ParityConfig
+from flowers_mobile.data.sources import load_dataset
+from flowers_mobile.parity import compare, limits_for, run_parity, runtimes_for
+from tests.runtime_fixtures import build_saved_model_export, build_tiny_run, copy_export
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, synth_data_dir) -> Path:
+    return build_tiny_run(tmp_path_factory.getbasetemp() / "runtime_run", synth_data_dir)
+
+
+@pytest.fixture(scope="module")
+def sm_export(tmp_path_factory, run_dir) -> Path:
+    return build_saved_model_export(tmp_path_factory.getbasetemp() / "runtime_sm_export", run_dir)
+
+
+def _cli(argv: list[str]) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    return exc.value.code
+
+
+def _parity_args(model: Path, exports: Path, data: Path) -> list[str]:
+    return ["parity", "--model", str(model), "--exports", str(exports), "--data", str(data), "--max-images", "20"]
+
+
+# ---- arithmetic on known arrays ------------------------------------------------------------
+
+
+def test_compare_counts_agreement_differences_and_accuracy():
+    labels = ["a", "b", "c"]
+    ref = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.3, 0.3, 0.4], [0.5, 0.4, 0.1]], np.float32)
+    exp = np.array([[0.7, 0.2, 0.1], [0.1, 0.7, 0.2], [0.5, 0.2, 0.3], [0.5, 0.4, 0.1]], np.float32)
+    true = np.array([0, 1, 2, 1])
+    out = compare(ref, exp, true, labels, [Path(f"{i}.png") for i in range(4)], worst=2)
+    assert out["top1_agreement"] == pytest.approx(0.75)  # image 2: c -> a
+    assert out["top5_agreement"] == pytest.approx(1.0)  # k = 3 classes: c is always in the top 3
+    assert out["max_abs_diff"] == pytest.approx(0.2, abs=1e-6)
+    assert out["mean_abs_diff"] == pytest.approx(np.abs(exp - ref).mean(), abs=1e-7)
+    assert out["accuracy"] == pytest.approx(0.5)  # images 0 and 1; Keras also gets image 2
+    assert out["accuracy_change"] == pytest.approx(-0.25)
+    assert out["per_class_accuracy_change"] == {"a": 0.0, "b": 0.0, "c": -1.0}
+    # The disagreement comes first, then the largest difference; identical images are not listed.
+    assert [w["path"] for w in out["worst"]] == ["2.png", "1.png"]
+    assert out["worst"][0]["keras"] == "c" and out["worst"][0]["export"] == "a"
+
+
+def test_limits_follow_the_precision():
+    pc = ParityConfig()
+    assert limits_for("float32", pc) == [("max_abs_diff", "<=", 1e-4)]
+    assert ("top1_agreement", ">=", 0.995) in limits_for("float16", pc)
+    assert limits_for("dynamic", pc) == [("top1_agreement", ">=", 0.98)]
+    assert ("accuracy_drop", "<=", 0.01) in limits_for("int8", pc)
+    assert limits_for("palette4", pc) == limits_for("int8", pc)
+
+
+def test_default_runtimes_per_artifact():
+    assert runtimes_for({"file": "flowers.tflite", "format": "tflite"}) == ["litert", "task_library"]
+    assert runtimes_for({"file": "flowers_float16.tflite", "format": "tflite"}) == ["litert"]
+    assert runtimes_for({"file": "Flowers.mlpackage", "format": "mlpackage"}) in (["coreml"], ["coreml_executor"])
+    assert runtimes_for({"file": "saved_model", "format": "saved_model"}) == ["saved_model"]
+    forced = runtimes_for({"file": "flowers.tflite", "format": "tflite"}, {"tflite": "litert"})
+    assert forced == ["litert"]
+
+
+# ---- whole runs ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_parity_skips_an_undecodable_image_and_writes_reports(tmp_path, run_dir, sm_export, synth_data_dir, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(synth_data_dir, data)
+    broken = load_dataset(data).test[0].path
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    export = copy_export(sm_export, tmp_path / "export")
+    assert _cli(_parity_args(run_dir / "model.keras", export, data)) == 0
+    out = capsys.readouterr()
+    assert "skipped" in out.err and broken.name in out.err
+    report = json.loads((export / "parity.json").read_text())
+    assert report["passed"] and report["skipped"][0]["path"] == str(broken)
+    assert report["images"] == 19  # 20 drawn, one undecodable
+    (sm,) = report["exports"]
+    assert sm["runtime"] == "saved_model" and sm["max_abs_diff"] <= 1e-4 and sm["top1_agreement"] == 1.0
+    assert "| saved_model | saved_model | float32 |" in (export / "parity.md").read_text()
+    assert json.loads((export / "manifest.json").read_text())["parity"]["passed"] is True
+
+
+@pytest.mark.slow
+def test_a_changed_weight_fails_parity_with_exit_1(tmp_path, run_dir, synth_data_dir, capsys):
+    """A planted error: the export answers differently from Keras (sha256s all consistent)."""
+    import keras
+
+    other = tmp_path / "other_run"
+    shutil.copytree(run_dir, other)
+    model = keras.saving.load_model(other / "model.keras", compile=False)
+    kernel, bias = model.get_layer("probabilities").get_weights()
+    model.get_layer("probabilities").set_weights([kernel, bias + np.linspace(0, 2, bias.size, dtype=np.float32)])
+    model.save(other / "model.keras")
+    export = build_saved_model_export(tmp_path / "export", other)
+    assert _cli(_parity_args(run_dir / "model.keras", export, synth_data_dir)) == 1
+    report = json.loads((export / "parity.json").read_text())
+    assert not report["passed"]
+    assert report["exports"][0]["max_abs_diff"] > 1e-4
+    assert "max_abs_diff" in capsys.readouterr().err
+    assert any("not the file this export was made from" in n for n in report["notes"])
+
+
+def test_export_folder_without_manifest_is_exit_2(tmp_path, run_dir, synth_data_dir, capsys):
+    (tmp_path / "export").mkdir()
+    assert _cli(_parity_args(run_dir / "model.keras", tmp_path / "export", synth_data_dir)) == 2
+    assert "has no manifest.json" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_tampered_artifact_is_exit_2_and_nothing_written(tmp_path, run_dir, sm_export, synth_data_dir, capsys):
+    export = copy_export(sm_export, tmp_path / "export")
+    pb = export / "saved_model" / "saved_model.pb"
+    pb.write_bytes(pb.read_bytes()[:-100])  # truncated
+    before = (export / "manifest.json").read_bytes()
+    assert _cli(_parity_args(run_dir / "model.keras", export, synth_data_dir)) == 2
+    err = capsys.readouterr().err
+    assert "sha256" in err and "tampered or truncated" in err
+    assert not (export / "parity.json").exists() and not (export / "parity.md").exists()
+    assert (export / "manifest.json").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_model_labels_differing_from_the_export_is_exit_2(tmp_path, run_dir, sm_export, synth_data_dir, capsys):
+    other = tmp_path / "run"
+    shutil.copytree(run_dir, other)
+    labels = (other / "labels.txt").read_text().split()
+    (other / "labels.txt").write_text("\n".join([labels[1], labels[0], *labels[2:]]) + "\n")
+    export = copy_export(sm_export, tmp_path / "export")
+    assert _cli(_parity_args(other / "model.keras", export, synth_data_dir)) == 2
+    err = capsys.readouterr().err
+    assert "labels" in err and "differ from the export's" in err
+    assert not (export / "parity.json").exists()
+
+
+@pytest.mark.slow
+def test_data_with_no_readable_image_is_a_user_error(tmp_path, run_dir, sm_export, synth_data_dir):
+    from flowers_mobile.errors import UserError
+
+    data = tmp_path / "data"
+    for cls in ("a", "b"):
+        (data / cls).mkdir(parents=True)
+        for i in range(4):
+            (data / cls / f"{i}.png").write_bytes(b"not a png")
+    with pytest.raises(UserError, match="could be decoded"):
+        run_parity(run_dir / "model.keras", copy_export(sm_export, tmp_path / "export"), data, Config())
