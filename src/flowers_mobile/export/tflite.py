@@ -16,13 +16,12 @@ import contextlib
 import logging
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from flowers_mobile.config import DataConfig
 from flowers_mobile.errors import UserError
 
 #: Precisions in the order `--quantize` lists them.
@@ -51,17 +50,40 @@ def tflite_file_name(precision: str) -> str:
 
 
 @contextlib.contextmanager
-def _quiet_converter() -> Iterator[None]:
-    """Hide the converter's Python-side chatter (deprecation notes, calibration warnings)."""
+def quiet_tf() -> Iterator[None]:
+    """Keep TensorFlow's converter chatter off the terminal while the block runs.
+
+    The converter logs from C++ straight to file descriptor 2 (absl logging, which
+    TF_CPP_MIN_LOG_LEVEL does not reach) and from Python through absl and warnings. Descriptor
+    2 goes to a temporary file for the duration; if the block fails, the file's last lines are
+    attached to the exception as a note, so nothing needed for a diagnosis is lost.
+    """
+    import sys
+    import tempfile
+
     absl_logger = logging.getLogger("absl")
     level = absl_logger.level
     absl_logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        absl_logger.setLevel(level)
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield
+        except BaseException as exc:
+            sys.stderr.flush()
+            capture.seek(0)
+            tail = capture.read().decode("utf-8", "replace").strip().splitlines()[-15:]
+            if tail:
+                exc.add_note("converter log (last lines):\n" + "\n".join(tail))
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+            absl_logger.setLevel(level)
 
 
 def frozen_function(model: Any, input_size: tuple[int, int]) -> Any:
@@ -78,7 +100,7 @@ def frozen_function(model: Any, input_size: tuple[int, int]) -> Any:
     def serve(image):
         return {OUTPUT_NAME: model(image, training=False)}
 
-    with _quiet_converter():
+    with quiet_tf():
         return convert_variables_to_constants_v2(serve.get_concrete_function())
 
 
@@ -95,7 +117,8 @@ def convert_tflite(function: Any, precision: str, representative: np.ndarray | N
     import tensorflow as tf
 
     precision = precision_name(precision)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
+    with quiet_tf():
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
     if precision == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -116,7 +139,7 @@ def convert_tflite(function: Any, precision: str, representative: np.ndarray | N
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
-    with _quiet_converter():
+    with quiet_tf():
         flatbuffer = converter.convert()
     if precision == "int8":
         flatbuffer = pin_raw_pixel_input(flatbuffer)
@@ -173,26 +196,21 @@ def _quantization(detail: dict[str, Any]) -> dict[str, float] | None:
     return {"scale": float(scale), "zero_point": int(zero_point)}
 
 
-def representative_images(data_dir: str | os.PathLike[str], data_cfg: DataConfig, input_size: tuple[int, int],
-                          count: int, *, classes: Sequence[str] | None = None) -> np.ndarray:
-    """Up to `count` training images, stratified over the classes, as uint8 (N, H, W, 3).
+def representative_images(dataset: Any, count: int, seed: int, input_size: tuple[int, int]) -> np.ndarray:
+    """Up to `count` images of the dataset's training split, stratified over the classes, uint8 (N, H, W, 3).
 
     Args:
-        data_dir: the data folder (class sub-folders, or train/val/test).
-        data_cfg: split fractions and seed: the same training split training used.
-        input_size: (height, width) of the model.
+        dataset: a `flowers_mobile.data.sources.Dataset` (the same split training used).
         count: how many images (all training images when there are fewer).
-        classes: when given, the folder's classes must be these labels.
+        seed: sampling seed.
+        input_size: (height, width) of the model; images are stretched to it (the one resize rule).
     """
-    from flowers_mobile.data.sources import load_dataset, stratified_sample
+    from flowers_mobile.data.sources import stratified_sample
     from flowers_mobile.images import load_image
 
-    dataset = load_dataset(Path(data_dir), data_cfg)
-    if classes is not None:
-        check_data_classes(dataset.classes, list(classes), str(data_dir))
-    picked = stratified_sample(dataset.train, count, data_cfg.seed)
+    picked = stratified_sample(dataset.train, count, seed)
     if not picked:
-        raise UserError(f"{data_dir}: no training images to calibrate int8 on")
+        raise UserError(f"{dataset.root}: no training images to calibrate int8 on")
     h, w = input_size
     return np.stack([load_image(s.path, (w, h)) for s in picked])
 
@@ -209,3 +227,67 @@ def check_data_classes(data_classes: list[str], labels: list[str], where: str) -
             parts.append(f"labels without a class folder: {', '.join(missing[:5])}")
         raise UserError(f"--data {where} does not match the labels ({'; '.join(parts)})",
                         hint="pass the data folder the model was trained on")
+
+
+class BackgroundConversion:
+    """One `convert_tflite` call in a child process, started now, collected with `result()`.
+
+    The frozen graph and the images go to `workdir` as files; the child imports TensorFlow,
+    rebuilds the function from the GraphDef (the same graph, so the same bytes as converting
+    in-process) and writes the flatbuffer. The child dies with this process (Linux), and
+    `cancel()` ends it, so a failed or interrupted convert leaves no converter running.
+    """
+
+    def __init__(self, function: Any, precision: str, representative: np.ndarray | None,
+                 workdir: str | os.PathLike[str]) -> None:
+        import subprocess
+        import sys
+
+        self.precision = precision_name(precision)
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        graph_path = workdir / f"{self.precision}.graph.pb"
+        graph_path.write_bytes(function.graph.as_graph_def().SerializeToString())
+        repr_arg = "-"
+        if representative is not None:
+            repr_path = workdir / f"{self.precision}.representative.npy"
+            np.save(repr_path, np.asarray(representative))
+            repr_arg = str(repr_path)
+        self._out = workdir / f"{self.precision}.tflite"
+        self._stderr_path = workdir / f"{self.precision}.stderr.txt"
+        env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with open(self._stderr_path, "w") as stderr:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "flowers_mobile.export._convert_worker", str(graph_path),
+                 function.inputs[0].name, function.outputs[0].name, self.precision, repr_arg, str(self._out)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+                preexec_fn=_die_with_parent)
+
+    def done(self) -> bool:
+        return self._proc.poll() is not None
+
+    def result(self) -> bytes:
+        """Wait for the child; its flatbuffer, or RuntimeError with the child's last stderr line."""
+        code = self._proc.wait()
+        if code != 0 or not self._out.is_file():
+            lines = self._stderr_path.read_text(errors="replace").strip().splitlines()
+            raise RuntimeError(f"{self.precision} conversion failed in its worker process (exit {code}): "
+                               f"{lines[-1] if lines else 'no message'}")
+        return self._out.read_bytes()
+
+    def cancel(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGKILL it when the parent dies (best effort)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass

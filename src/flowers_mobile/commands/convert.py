@@ -1,0 +1,75 @@
+"""`flowers-mobile convert`: a trained Keras classifier -> TFLite / Core ML / SavedModel exports."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from flowers_mobile.commands.common import ConfigOpt, SetOpt, console, get_config
+
+
+def register(app: typer.Typer) -> None:
+    app.command("convert")(convert)
+
+
+def convert(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Keras classifier (.keras or .h5).")] = Path("models/run/model.keras"),
+    labels: Annotated[Path | None, typer.Option("--labels", "-l", help="Labels file (default: labels.txt beside the model).")] = None,
+    target: Annotated[list[str] | None, typer.Option("--target", "-t", metavar="tflite|coreml|saved_model|all", help="What to export (repeatable).")] = None,
+    quantize: Annotated[list[str] | None, typer.Option("--quantize", "-q", metavar="int8|fp16|dynamic|none", help="TFLite precisions (repeatable; the first is flowers.tflite; default: export.tflite_precisions).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", "-d", help="Training images for int8 calibration (classes must match the labels).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Export folder (replaced as a whole on success).")] = Path("models/export"),
+    normalize: Annotated[str, typer.Option("--normalize", metavar="none|mobilenet|imagenet|SCALE,OFFSET", help="Input normalization the model expects; added in front so exports take raw 0..255 pixels.")] = "none",
+    coreml_precision: Annotated[str | None, typer.Option("--coreml-precision", metavar="float16|float32", help="Core ML compute precision (default: export.coreml_precision).")] = None,
+    coreml_compress: Annotated[list[str] | None, typer.Option("--coreml-compress", metavar="linear8|palette6|palette4", help="Extra compressed Core ML variants (repeatable).")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress line per step.")] = True,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+) -> None:
+    """Convert a trained classifier for phones and servers, with labels inside and a manifest."""
+    from flowers_mobile.export.convert import convert as run_convert
+
+    cfg = get_config(config, set_)
+    started = time.perf_counter()
+    manifest = run_convert(model, out, cfg, labels_path=labels, targets=target or ["tflite"], precisions=quantize,
+                           data_dir=data, normalize=normalize, coreml_precision=coreml_precision,
+                           coreml_compression=coreml_compress, progress=progress)
+    console.print(artifact_table(manifest, out, time.perf_counter() - started))
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+def _tensor(dtype: str, quant: dict[str, Any] | None) -> str:
+    return f"{dtype} ({quant['scale']:.2g},{quant['zero_point']})" if quant else dtype
+
+
+def artifact_table(manifest: dict[str, Any], out: Path, seconds: float) -> Table:
+    """One row per artifact: file (and the platform taking it by default), precision, size, I/O tensors.
+
+    Quantized tensors show (scale,zero point); the input shape is in the title.
+    """
+    arts = manifest["artifacts"]
+    shape = arts[0]["input_shape"][1:] if arts else []
+    size = "x".join(str(d) for d in shape)
+    table = Table(title=f"{out}: {len(arts)} artifacts, input {size}, {manifest['labels']['count']} labels, "
+                        f"{seconds:.1f} s", header_style="bold", box=box.SIMPLE_HEAD, padding=(0, 1), collapse_padding=True, pad_edge=False,
+                  show_edge=False)
+    table.add_column("file", no_wrap=True)
+    table.add_column("prec", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("input", no_wrap=True)
+    table.add_column("output", no_wrap=True)
+    table.add_column("for", no_wrap=True)
+    for art in arts:
+        table.add_row(art["file"], art["precision"], _size(art["bytes"]),
+                      _tensor(art["input_dtype"], art.get("input_quantization")),
+                      _tensor(art.get("output_dtype", "float32"), art.get("output_quantization")),
+                      ", ".join(art.get("default_for") or []))
+    return table

@@ -1,0 +1,364 @@
+"""`convert`: one trained Keras classifier -> every deployable artifact, labels and a manifest.
+
+    manifest = convert("models/run/model.keras", "models/export", cfg,
+                       targets=("all",), data_dir="data/flowers")
+
+Order of work:
+1. Everything cheap is checked before TensorFlow loads: targets, precisions, --normalize,
+   the labels file, the data folder's classes against the labels, the output folder.
+2. The model is loaded once, validated (an image classifier with a softmax-like output whose
+   class count equals the labels'), and wrapped to take raw pixels when `normalize` says so.
+3. Every artifact is written into a temporary folder that replaces `out_dir` only when all
+   of them, `labels.txt` and `manifest.json` are complete: a convert that fails or is killed
+   leaves the previous export as it was.
+
+With int8 and other work to do, int8 calibration (the long step) runs in a second process
+while this one writes the other precisions and targets.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from flowers_mobile.config import Config
+from flowers_mobile.errors import UserError
+from flowers_mobile.export.manifest import (
+    DEFAULT_ARTIFACTS,
+    LABELS_NAME,
+    MANIFEST_NAME,
+    Artifact,
+    describe_artifact,
+    new_manifest,
+    write_manifest,
+)
+from flowers_mobile.export.tflite import DEFAULT_TFLITE, precision_name, tflite_file_name
+from flowers_mobile.fsutil import atomic_dir, atomic_write_bytes, sha256_file
+from flowers_mobile.labels import read_labels, write_labels
+
+TARGETS = ("tflite", "coreml", "saved_model")
+SAVED_MODEL_DIR = "saved_model"
+DEFAULT_OUT = "models/export"
+
+
+def _split(values: Sequence[str]) -> list[str]:
+    """`--target tflite,coreml` and `--target tflite --target coreml` mean the same."""
+    return [part for value in values for part in value.split(",") if part.strip()] or list(values)
+
+
+def resolve_targets(targets: Sequence[str]) -> list[str]:
+    """Targets in canonical order; "all" means every one. UserError for an unknown name."""
+    wanted: set[str] = set()
+    for name in _split(targets or ("tflite",)):
+        key = name.strip().lower().replace("-", "_")
+        if key == "all":
+            wanted.update(TARGETS)
+        elif key in TARGETS:
+            wanted.add(key)
+        else:
+            raise UserError(f"unknown target {name!r}", hint=f"use {', '.join(TARGETS)} or all")
+    return [t for t in TARGETS if t in wanted]
+
+
+def resolve_precisions(precisions: Sequence[str]) -> list[str]:
+    """Canonical precisions, deduplicated, in the given order (the first is flowers.tflite)."""
+    out: list[str] = []
+    for name in _split(precisions):
+        canonical = precision_name(name)
+        if canonical not in out:
+            out.append(canonical)
+    if not out:
+        raise UserError("no TFLite precision given", hint="use --quantize int8|fp16|dynamic|none")
+    return out
+
+
+def coreml_exporter(precision: str | None = None, compression: Sequence[str] | None = None) -> Any:
+    """`flowers_mobile.export.coreml.export_coreml`, or UserError when this build has no Core ML export.
+
+    The Core ML options are checked here too (when the module offers its checkers), so a typo
+    fails before any conversion starts.
+    """
+    import importlib
+
+    try:
+        module = importlib.import_module("flowers_mobile.export.coreml")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("flowers_mobile.export.coreml", "coremltools"):
+            raise
+        missing = "coremltools is not installed" if exc.name == "coremltools" else \
+            "the Core ML exporter (flowers_mobile.export.coreml) is not part of this build"
+        raise UserError(f"--target coreml is not available: {missing}",
+                        hint="use --target tflite or saved_model") from exc
+    if precision is not None and hasattr(module, "normalize_precision"):
+        module.normalize_precision(precision)
+    if compression and hasattr(module, "normalize_compression"):
+        module.normalize_compression(list(compression))
+    return module.export_coreml
+
+
+class _Steps:
+    """Rich progress, one line per step with its time; silent when `enabled` is False."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.seconds: dict[str, float] = {}
+        self._progress = None
+        self._stream = None
+
+    def __enter__(self) -> _Steps:
+        if self.enabled:
+            import sys
+
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            # A copy of stderr: the converters' native logs are silenced by redirecting
+            # descriptor 2 (tflite.quiet_tf), and the progress display must not vanish with them.
+            sys.stderr.flush()
+            self._stream = os.fdopen(os.dup(2), "w", encoding="utf-8", errors="replace")
+            self._progress = Progress(SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"),
+                                      TimeElapsedColumn(), console=Console(file=self._stream),
+                                      transient=False)
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+        if self._stream is not None:
+            self._stream.close()
+
+    def start(self, description: str) -> Any:
+        started = time.perf_counter()
+        task = self._progress.add_task(description, total=1) if self._progress is not None else None
+        return description, started, task
+
+    def finish(self, handle: Any) -> None:
+        description, started, task = handle
+        self.seconds[description] = round(time.perf_counter() - started, 2)
+        if self._progress is not None:
+            self._progress.update(task, completed=1)
+            self._progress.stop_task(task)
+
+    @contextmanager
+    def step(self, description: str) -> Iterator[None]:
+        handle = self.start(description)
+        yield
+        self.finish(handle)
+
+
+def _check_out_dir(out_dir: Path, inputs: dict[str, Path | None]) -> None:
+    """Refuse an output folder that convert would wrongly replace as a whole."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} is a file", hint="give a folder for the export")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST_NAME).is_file():
+        raise UserError(f"--out {out_dir} is a folder with files but no {MANIFEST_NAME}; convert replaces its "
+                        "output folder as a whole", hint="give an empty or new folder, or a previous export folder")
+    resolved = out_dir.resolve()
+    for what, path in inputs.items():
+        if path is None:
+            continue
+        p = path.resolve()
+        if p == resolved or resolved in p.parents:
+            raise UserError(f"the {what} {path} is inside --out {out_dir}, which convert replaces as a whole",
+                            hint="write the export to another folder")
+
+
+def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], cfg: Config, *,
+            labels_path: str | os.PathLike[str] | None = None, targets: Sequence[str] = ("tflite",),
+            precisions: Sequence[str] | None = None, data_dir: str | os.PathLike[str] | None = None,
+            normalize: str = "none", coreml_precision: str | None = None,
+            coreml_compression: Sequence[str] | None = None, progress: bool = True) -> dict[str, Any]:
+    """Convert a Keras classifier into `out_dir`: TFLite precisions, Core ML, SavedModel, labels, manifest.
+
+    Args:
+        model_path: a `.keras` or `.h5` image classifier.
+        out_dir: the export folder (replaced as a whole on success).
+        cfg: the config (export and data sections are used).
+        labels_path: labels file; default `labels.txt` beside the model.
+        targets: any of tflite, coreml, saved_model, or all.
+        precisions: TFLite precisions (int8, fp16/float16, dynamic, none/float32); default
+            `cfg.export.tflite_precisions`. The first one is copied to `flowers.tflite`.
+        data_dir: training images for int8 calibration; its classes must be the labels.
+        normalize: none | mobilenet | imagenet | SCALE,OFFSET, for models that expect
+            normalized input (see `keras_io.parse_normalize`).
+        coreml_precision, coreml_compression: passed to the Core ML exporter (None: config).
+        progress: show a Rich progress line per step (on stderr).
+    Returns:
+        The manifest written to `out_dir/manifest.json`.
+    Raises:
+        UserError: any bad input; nothing is written then.
+    """
+    from flowers_mobile.export import keras_io
+
+    # 1. Cheap checks first: a typo must not wait for TensorFlow.
+    target_list = resolve_targets(targets)
+    precision_list = resolve_precisions(precisions or cfg.export.tflite_precisions) if "tflite" in target_list else []
+    norm = keras_io.parse_normalize(normalize)
+    model_path = Path(model_path)
+    if not model_path.exists():
+        raise UserError(f"model not found: {model_path}", hint="pass --model PATH to a .keras or .h5 file")
+    if model_path.suffix.lower() not in keras_io.MODEL_SUFFIXES:
+        raise UserError(f"{model_path}: unsupported model file", hint="expected a Keras model saved as .keras or .h5")
+    labels_file = Path(labels_path) if labels_path is not None else model_path.parent / LABELS_NAME
+    labels = read_labels(labels_file)
+    data_path = Path(data_dir) if data_dir is not None else None
+    if "int8" in precision_list and data_path is None:
+        raise UserError("int8 needs --data DIR: calibration uses the training images, never random noise",
+                        hint="pass the data folder the model was trained on, or --quantize fp16|dynamic|none")
+    dataset = None
+    if data_path is not None:
+        from flowers_mobile.data.sources import load_dataset
+        from flowers_mobile.export.tflite import check_data_classes
+
+        dataset = load_dataset(data_path, cfg.data)
+        check_data_classes(dataset.classes, labels, str(data_path))
+    export_coreml = coreml_exporter(coreml_precision, coreml_compression) if "coreml" in target_list else None
+    out_dir = Path(out_dir)
+    _check_out_dir(out_dir, {"model": model_path, "labels file": labels_file, "data folder": data_path})
+
+    with _Steps(progress) as steps:
+        # 2. The model, once.
+        with steps.step(f"load {model_path.name}"):
+            raw_model = keras_io.load_keras_model(model_path)
+            info = keras_io.validate_classifier(raw_model, where=str(model_path))
+            keras_io.check_labels_match(labels, info.num_classes, str(labels_file), str(model_path))
+            model = keras_io.wrap_normalization(raw_model, norm)
+        representative = None
+        if "int8" in precision_list:
+            assert dataset is not None
+            from flowers_mobile.export.tflite import representative_images
+
+            with steps.step(f"read {min(cfg.export.representative_size, len(dataset.train))} calibration images"):
+                representative = representative_images(dataset, cfg.export.representative_size, cfg.data.seed,
+                                                        info.input_size)
+        source_sha = sha256_file(model_path)
+        # 3. Everything into a temp folder that replaces out_dir at the end.
+        with atomic_dir(out_dir) as tmp:
+            labels_out = write_labels(tmp / LABELS_NAME, labels)
+            labels_sha = sha256_file(labels_out)
+            artifacts: list[Artifact] = []
+            if "tflite" in target_list:
+                work = [t for t in target_list if t != "tflite"]
+                artifacts += _tflite_artifacts(model, info, labels, precision_list, representative, cfg, tmp,
+                                               steps, other_work=None if not work else lambda: _other_targets(
+                                                   work, model, info, labels, cfg, tmp, steps, export_coreml,
+                                                   source_sha, labels_sha, coreml_precision, coreml_compression))
+            else:
+                artifacts += _other_targets(target_list, model, info, labels, cfg, tmp, steps, export_coreml,
+                                            source_sha, labels_sha, coreml_precision, coreml_compression)
+            with steps.step("manifest"):
+                export_config = {
+                    **asdict(cfg.export),
+                    "targets": target_list,
+                    "tflite_precisions": precision_list,
+                    "normalize": norm.describe() if norm else "none",
+                    "softmax_check": info.softmax_check,
+                    "representative_images": 0 if representative is None else len(representative),
+                    "data_dir": None if data_path is None else str(data_path),
+                }
+                manifest = new_manifest(model_name=cfg.export.model_name, source_model=model_path,
+                                        labels_file=labels_out, labels=labels,
+                                        artifacts=artifacts, config=export_config)
+                write_manifest(tmp, manifest)
+            _readable(tmp)
+    manifest["timings_s"] = steps.seconds  # returned for reports; not part of the written contract
+    return manifest
+
+
+def _readable(folder: Path) -> None:
+    """Give the export the umask's usual modes: temp files are created 0600, but a server or the
+    app bundler may read them as another user."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for path in folder.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
+def _tflite_artifacts(model: Any, info: Any, labels: list[str], precisions: list[str], representative: Any,
+                      cfg: Config, tmp: Path, steps: _Steps, other_work: Any | None) -> list[Artifact]:
+    """Every TFLite precision, with metadata, plus flowers.tflite; `other_work()` runs meanwhile."""
+    from flowers_mobile.export import tflite
+    from flowers_mobile.export.metadata import add_metadata, verify_metadata
+
+    with steps.step("trace and freeze the model"):
+        function = tflite.frozen_function(model, info.input_size)
+    background = None
+    scratch = tmp / ".work"  # inside the temp export: removed with it whatever happens
+    others: list[Artifact] = []
+    try:
+        if "int8" in precisions and (len(precisions) > 1 or other_work is not None):
+            background = tflite.BackgroundConversion(function, "int8", representative, scratch)
+            int8_handle = steps.start(f"int8: calibrate on {len(representative)} images (second process)")
+        flatbuffers: dict[str, bytes] = {}
+        for precision in precisions:
+            if precision == "int8" and background is not None:
+                continue
+            with steps.step(f"TFLite {precision}"):
+                flatbuffers[precision] = tflite.convert_tflite(function, precision, representative)
+        others = other_work() if other_work is not None else []
+        if background is not None:
+            flatbuffers["int8"] = background.result()
+            steps.finish(int8_handle)
+    finally:
+        if background is not None:
+            background.cancel()
+        shutil.rmtree(scratch, ignore_errors=True)
+    artifacts: dict[str, Artifact] = {}
+    with steps.step("TFLite metadata (written and read back)"):
+        for precision in precisions:
+            data = add_metadata(flatbuffers[precision], labels, cfg.export, precision=precision)
+            verify_metadata(data, labels, cfg.export)
+            name = tflite_file_name(precision)
+            atomic_write_bytes(tmp / name, data)
+            artifacts[precision] = _tflite_artifact(tmp, name, precision, data, labels, representative)
+        default = precisions[0]
+        shutil.copyfile(tmp / tflite_file_name(default), tmp / DEFAULT_TFLITE)
+        first = _tflite_artifact(tmp, DEFAULT_TFLITE, default, (tmp / DEFAULT_TFLITE).read_bytes(), labels,
+                                 representative)
+        first.default_for = [p for p, f in DEFAULT_ARTIFACTS.items() if f == DEFAULT_TFLITE]
+        first.extra["copy_of"] = tflite_file_name(default)
+    return [first, *(artifacts[p] for p in precisions), *others]
+
+
+def _tflite_artifact(tmp: Path, name: str, precision: str, data: bytes, labels: list[str],
+                     representative: Any) -> Artifact:
+    from flowers_mobile.export.tflite import tensor_facts
+
+    facts = tensor_facts(data)
+    extra: dict[str, Any] = {"metadata": True, "output_shape": facts["output_shape"]}
+    if precision == "int8":
+        extra["representative_images"] = len(representative)
+    return describe_artifact(
+        tmp, name, format="tflite", precision=precision, input_shape=facts["input_shape"],
+        input_dtype=facts["input_dtype"], num_labels=len(labels), input_quantization=facts["input_quantization"],
+        output_dtype=facts["output_dtype"], output_quantization=facts["output_quantization"], extra=extra)
+
+
+def _other_targets(targets: list[str], model: Any, info: Any, labels: list[str], cfg: Config, tmp: Path,
+                   steps: _Steps, export_coreml: Any, source_sha: str, labels_sha: str,
+                   coreml_precision: str | None, coreml_compression: Sequence[str] | None) -> list[Artifact]:
+    artifacts: list[Artifact] = []
+    if "saved_model" in targets:
+        from flowers_mobile.export.saved_model import export_saved_model
+
+        with steps.step("SavedModel (serving_default: image -> probabilities)"):
+            export_saved_model(model, tmp / SAVED_MODEL_DIR, info.input_size)
+            h, w = info.input_size
+            artifacts.append(describe_artifact(
+                tmp, SAVED_MODEL_DIR, format="saved_model", precision="float32", input_shape=[-1, h, w, 3],
+                input_dtype="float32", num_labels=len(labels),
+                extra={"signature": "serving_default", "input": "image", "output": "probabilities"}))
+    if "coreml" in targets:
+        with steps.step("Core ML"):
+            artifacts += export_coreml(model, labels, tmp, cfg.export, source_model_sha256=source_sha,
+                                       labels_sha256=labels_sha, precision=coreml_precision,
+                                       compression=list(coreml_compression) if coreml_compression else None)
+    return artifacts
