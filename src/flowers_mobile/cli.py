@@ -19,6 +19,7 @@ from flowers_mobile.errors import CheckFailed, UserError
 COMMAND_MODULES = [
     "flowers_mobile.commands.data",
     "flowers_mobile.commands.train",
+    "flowers_mobile.commands.convert",
     "flowers_mobile.commands.evaluate",
     "flowers_mobile.commands.parity",
     "flowers_mobile.commands.predict",
