@@ -1,0 +1,345 @@
+"""Each op of the numpy Core ML executor against an independent reference: TensorFlow's kernels,
+coremltools' own decompression code for the compressed-weight ops, or a plain loop.
+
+MIL layouts are NCHW (weights O, I/groups, kH, kW); TensorFlow's are NHWC (weights kH, kW, I, O),
+so inputs are transposed on the way in and out of the reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from coremltools.converters.mil.mil.ops.defs.iOS16 import constexpr_ops as ios16
+from coremltools.converters.mil.mil.ops.defs.iOS18 import compression as ios18
+from coremltools.optimize._utils import pack_elements_into_bits
+
+from flowers_mobile.coreml_exec import OPS
+from flowers_mobile.coreml_exec.ops import conv_pads
+from flowers_mobile.coreml_exec.values import unpack_bits
+
+RNG = np.random.default_rng(0)
+
+
+def rand(*shape, low=-2.0, high=2.0):
+    return RNG.uniform(low, high, shape).astype(np.float32)
+
+
+def nchw(x_nhwc):
+    return np.ascontiguousarray(np.transpose(x_nhwc, (0, 3, 1, 2)))
+
+
+def tf_conv(x, w, stride, padding, dilation=1):
+    """TF conv2d on MIL layouts: x NCHW, w (O, I, kH, kW); padding "SAME"/"VALID" or explicit."""
+    out = tf.nn.conv2d(np.transpose(x, (0, 2, 3, 1)), np.transpose(w, (2, 3, 1, 0)), strides=stride,
+                       padding=padding, dilations=dilation)
+    return nchw(out.numpy())
+
+
+# ---------------------------------------------------------------------------------------- conv
+
+
+@pytest.mark.parametrize("n,c,h,w,o,k,stride,pad_type", [
+    (2, 3, 17, 17, 8, 3, 2, "same"),
+    (1, 3, 16, 16, 4, 3, 2, "valid"),
+    (3, 5, 9, 12, 6, 3, 1, "same"),
+    (2, 8, 7, 7, 16, 1, 1, "valid"),  # pointwise
+    (2, 8, 10, 10, 4, 1, 2, "same"),  # strided pointwise
+    (1, 4, 11, 8, 3, 5, 3, "same"),
+    (2, 6, 12, 12, 5, 2, 2, "same"),  # even kernel: odd total padding goes at the end
+])
+def test_conv_matches_tf_conv2d(n, c, h, w, o, k, stride, pad_type):
+    x, wt, bias = rand(n, c, h, w), rand(o, c, k, k), rand(o)
+    got = OPS["conv"](x=x, weight=wt, bias=bias, strides=np.array([stride, stride]), pad_type=pad_type,
+                      pad=np.zeros(4, np.int32), dilations=np.array([1, 1]), groups=np.array(1))
+    want = tf_conv(x, wt, stride, pad_type.upper()) + bias.reshape(1, -1, 1, 1)
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("pad_type", ["same", "valid"])
+def test_dilated_conv_matches_tf(pad_type):
+    x, wt = rand(2, 4, 15, 13), rand(6, 4, 3, 3)
+    got = OPS["conv"](x=x, weight=wt, strides=[1, 1], pad_type=pad_type, dilations=[2, 3], groups=1)
+    want = tf_conv(x, wt, 1, pad_type.upper(), dilation=[2, 3])
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_custom_padding_matches_tf_explicit_padding():
+    x, wt = rand(2, 3, 10, 9), rand(4, 3, 3, 3)
+    got = OPS["conv"](x=x, weight=wt, strides=[2, 1], pad_type="custom", pad=[1, 2, 0, 3], groups=1)
+    want = tf_conv(x, wt, [2, 1], [[0, 0], [1, 2], [0, 3], [0, 0]])
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("n,c,size,stride,pad_type,multiplier", [
+    (2, 16, 12, 1, "same", 1),
+    (2, 16, 12, 2, "same", 1),
+    (3, 8, 13, 2, "same", 1),  # odd size, stride 2: the extra pixel of padding goes at the end
+    (2, 8, 13, 2, "valid", 1),
+    (1, 6, 9, 1, "valid", 2),  # channel multiplier 2
+    (4, 32, 3, 1, "same", 1),  # the last blocks' 3x3 maps
+])
+def test_depthwise_conv_matches_tf_depthwise_conv2d(n, c, size, stride, pad_type, multiplier):
+    x, bias = rand(n, c, size, size), rand(c * multiplier)
+    dw = rand(3, 3, c, multiplier)  # TF layout
+    mil_w = np.transpose(dw, (2, 3, 0, 1)).reshape(c * multiplier, 1, 3, 3)  # out channel = c * m + j
+    got = OPS["conv"](x=x, weight=mil_w, bias=bias, strides=[stride, stride], pad_type=pad_type,
+                      dilations=[1, 1], groups=c)
+    want = tf.nn.depthwise_conv2d(np.transpose(x, (0, 2, 3, 1)), dw, strides=[1, stride, stride, 1],
+                                  padding=pad_type.upper()).numpy()
+    np.testing.assert_allclose(got, nchw(want) + bias.reshape(1, -1, 1, 1), atol=1e-4)
+
+
+def test_grouped_conv_matches_per_group_tf_convs():
+    x, wt = rand(2, 6, 8, 8), rand(9, 2, 3, 3)  # 3 groups: 2 in, 3 out channels each
+    got = OPS["conv"](x=x, weight=wt, strides=[1, 1], pad_type="same", groups=3)
+    want = np.concatenate([tf_conv(x[:, 2 * g:2 * g + 2], wt[3 * g:3 * g + 3], 1, "SAME") for g in range(3)], axis=1)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_conv1d_matches_tf_conv1d():
+    x, wt = rand(2, 3, 20), rand(5, 3, 4)
+    got = OPS["conv"](x=x, weight=wt, strides=[2], pad_type="same", dilations=[1], groups=1)
+    want = tf.nn.conv1d(np.transpose(x, (0, 2, 1)), np.transpose(wt, (2, 1, 0)), stride=2, padding="SAME").numpy()
+    np.testing.assert_allclose(got, np.transpose(want, (0, 2, 1)), atol=1e-4)
+
+
+def test_same_lower_puts_the_odd_pixel_first():
+    # total padding 1 on each axis for k=2, stride 1: same -> (0, 1), same_lower -> (1, 0)
+    assert conv_pads("same", None, (5, 5), (2, 2), (1, 1), (1, 1)) == [(0, 1), (0, 1)]
+    assert conv_pads("same_lower", None, (5, 5), (2, 2), (1, 1), (1, 1)) == [(1, 0), (1, 0)]
+    x, wt = rand(1, 2, 5, 5), rand(3, 2, 2, 2)
+    got = OPS["conv"](x=x, weight=wt, pad_type="same_lower", groups=1)
+    want = tf_conv(x, wt, 1, [[0, 0], [1, 0], [1, 0], [0, 0]])
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_conv_rejects_channel_mismatch():
+    with pytest.raises(ValueError, match="channels"):
+        OPS["conv"](x=rand(1, 4, 5, 5), weight=rand(2, 3, 3, 3), groups=1)
+
+
+# ---------------------------------------------------------------------------------- elementwise
+
+
+UNARY = {
+    "relu": tf.nn.relu, "relu6": tf.nn.relu6, "sigmoid": tf.math.sigmoid, "tanh": tf.math.tanh,
+    "exp": tf.math.exp,
+}
+
+
+@pytest.mark.parametrize("op", sorted(UNARY))
+@pytest.mark.parametrize("shape", [(7,), (2, 3, 4, 5)])
+def test_unary_ops_match_tf(op, shape):
+    x = rand(*shape, low=-8, high=8)
+    np.testing.assert_allclose(OPS[op](x=x), UNARY[op](x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_sqrt_and_rsqrt_match_tf():
+    x = rand(3, 4, low=0.1, high=9)
+    np.testing.assert_allclose(OPS["sqrt"](x=x), tf.math.sqrt(x).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(OPS["rsqrt"](x=x, epsilon=np.float32(0)), tf.math.rsqrt(x).numpy(), rtol=1e-5)
+
+
+def test_clip_matches_tf_clip_by_value():
+    x = rand(4, 5, low=-5, high=5)
+    got = OPS["clip"](x=x, alpha=np.float32(-1.5), beta=np.float32(2.0))
+    np.testing.assert_array_equal(got, tf.clip_by_value(x, -1.5, 2.0).numpy())
+
+
+BINARY = {"add": tf.math.add, "sub": tf.math.subtract, "mul": tf.math.multiply, "real_div": tf.math.truediv,
+          "maximum": tf.math.maximum, "minimum": tf.math.minimum}
+
+
+@pytest.mark.parametrize("op", sorted(BINARY))
+@pytest.mark.parametrize("x_shape,y_shape", [((2, 3, 4, 4), (2, 3, 4, 4)), ((2, 3, 4, 4), (1, 3, 1, 1)),
+                                             ((5, 6), ())])
+def test_binary_ops_broadcast_like_tf(op, x_shape, y_shape):
+    x, y = rand(*x_shape), rand(*y_shape, low=0.5, high=3)
+    np.testing.assert_allclose(OPS[op](x=x, y=y), BINARY[op](x, y).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("axis", [-1, 1, 0])
+def test_softmax_matches_tf(axis):
+    x = rand(3, 7, 4, low=-30, high=30)
+    np.testing.assert_allclose(OPS["softmax"](x=x, axis=np.int32(axis)), tf.nn.softmax(x, axis=axis).numpy(),
+                               rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype,tf_dtype", [("fp16", tf.float16), ("int32", tf.int32), ("fp32", tf.float32)])
+def test_cast_matches_tf_cast(dtype, tf_dtype):
+    x = rand(50, low=-300, high=300) * np.float32(1.0009765)  # values fp16 cannot hold exactly
+    got = OPS["cast"](x=x, dtype=dtype)
+    want = tf.cast(x, tf_dtype).numpy()
+    np.testing.assert_array_equal(got, want.astype(np.float32) if want.dtype.kind == "f" else want)
+    assert got.dtype == (np.float32 if dtype.startswith("fp") else np.int32)
+
+
+# -------------------------------------------------------------------------------------- shapes
+
+
+def test_transpose_reshape_squeeze_expand_concat_match_tf():
+    x = rand(2, 3, 4, 5)
+    np.testing.assert_array_equal(OPS["transpose"](x=x, perm=np.array([0, 2, 3, 1])),
+                                  tf.transpose(x, [0, 2, 3, 1]).numpy())
+    np.testing.assert_array_equal(OPS["reshape"](x=x, shape=np.array([2, -1])), tf.reshape(x, [2, -1]).numpy())
+    # 0 copies the input's dimension when the ranks match
+    np.testing.assert_array_equal(OPS["reshape"](x=x, shape=np.array([0, 0, 20, 1])),
+                                  tf.reshape(x, [2, 3, 20, 1]).numpy())
+    y = rand(2, 1, 4, 1)
+    np.testing.assert_array_equal(OPS["squeeze"](x=y, axes=np.array([1])), tf.squeeze(y, [1]).numpy())
+    np.testing.assert_array_equal(OPS["squeeze"](x=y), tf.squeeze(y).numpy())
+    np.testing.assert_array_equal(OPS["expand_dims"](x=x, axes=np.array([-1])), tf.expand_dims(x, -1).numpy())
+    z = rand(2, 2, 4, 5)
+    np.testing.assert_array_equal(OPS["concat"](values=[x, z], axis=np.int32(1)), tf.concat([x, z], 1).numpy())
+
+
+def test_concat_interleave_alternates_inputs():
+    a, b = np.arange(6, dtype=np.float32).reshape(1, 3, 2), -np.arange(6, dtype=np.float32).reshape(1, 3, 2)
+    got = OPS["concat"](values=[a, b], axis=np.int32(1), interleave=np.bool_(True))
+    want = np.stack([a[0, i // 2] if i % 2 == 0 else b[0, i // 2] for i in range(6)])[None]
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("mode,tf_mode", [("constant", "CONSTANT"), ("reflect", "REFLECT")])
+def test_pad_matches_tf_pad(mode, tf_mode):
+    x = rand(2, 3, 5, 6)
+    got = OPS["pad"](x=x, pad=np.array([1, 2, 0, 3]), mode=mode, constant_val=np.float32(0.5))
+    want = tf.pad(x, [[0, 0], [0, 0], [1, 2], [0, 3]], mode=tf_mode, constant_values=0.5).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+def test_pad_replicate_repeats_edge_pixels():
+    x = rand(1, 2, 4, 3)
+    got = OPS["pad"](x=x, pad=np.array([2, 1, 1, 2]), mode="replicate")
+    rows = np.clip(np.arange(-2, 5), 0, 3)
+    cols = np.clip(np.arange(-1, 5), 0, 2)
+    np.testing.assert_array_equal(got, x[:, :, rows][:, :, :, cols])
+
+
+# ---------------------------------------------------------------------------------- reductions
+
+
+@pytest.mark.parametrize("op,tf_op", [("reduce_mean", tf.reduce_mean), ("reduce_sum", tf.reduce_sum),
+                                      ("reduce_max", tf.reduce_max)])
+@pytest.mark.parametrize("axes,keep", [([1, 2], False), ([-1], True), (None, False)])
+def test_reductions_match_tf(op, tf_op, axes, keep):
+    x = rand(2, 5, 6, 3)
+    got = OPS[op](x=x, axes=None if axes is None else np.array(axes), keep_dims=np.bool_(keep))
+    np.testing.assert_allclose(got, tf_op(x, axis=axes, keepdims=keep).numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------ linear algebra
+
+
+@pytest.mark.parametrize("tx,ty", [(False, False), (True, False), (False, True), (True, True)])
+def test_matmul_matches_tf(tx, ty):
+    x = rand(2, 4, 3) if tx else rand(2, 3, 4)
+    y = rand(5, 4) if ty else rand(4, 5)
+    got = OPS["matmul"](x=x, y=y, transpose_x=np.bool_(tx), transpose_y=np.bool_(ty))
+    want = tf.linalg.matmul(x, np.broadcast_to(y, (2, *y.shape)), transpose_a=tx, transpose_b=ty).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_linear_matches_tf_dense():
+    x, w, b = rand(6, 10), rand(4, 10), rand(4)
+    dense = tf.keras.layers.Dense(4)
+    dense.build((None, 10))
+    dense.set_weights([w.T, b])
+    np.testing.assert_allclose(OPS["linear"](x=x, weight=w, bias=b), dense(x).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_batch_norm_matches_tf():
+    x = rand(2, 4, 3, 3)
+    mean, var, gamma, beta = rand(4), rand(4, low=0.1, high=2), rand(4), rand(4)
+    got = OPS["batch_norm"](x=x, mean=mean, variance=var, gamma=gamma, beta=beta, epsilon=np.float32(1e-3))
+    shape = (1, 4, 1, 1)
+    want = tf.nn.batch_normalization(x, mean.reshape(shape), var.reshape(shape), beta.reshape(shape),
+                                     gamma.reshape(shape), 1e-3).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_classify_gives_top_label_and_probability_dict():
+    probs = np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]], np.float32)
+    labels, dicts = OPS["classify"](probabilities=probs, classes=["daisy", "rose", "tulip"])
+    assert list(labels) == ["rose", "daisy"]
+    assert dicts[1] == pytest.approx({"daisy": 0.5, "rose": 0.2, "tulip": 0.3})
+    with pytest.raises(ValueError, match="2 classes for 3"):
+        OPS["classify"](probabilities=probs, classes=["a", "b"])
+
+
+# ------------------------------------------------------------------------- compressed weights
+
+
+def test_affine_dequantize_matches_coremltools():
+    ref = ios16.constexpr_affine_dequantize
+
+    q = RNG.integers(-128, 128, (6, 4, 3, 3)).astype(np.int8)
+    scale, zero = rand(6, low=0.01, high=0.1), RNG.integers(-3, 3, 6).astype(np.int8)
+    got = OPS["constexpr_affine_dequantize"](quantized_data=q, zero_point=zero, scale=scale, axis=np.int32(0))
+    np.testing.assert_allclose(got, ref.decompress(q, zero, scale, 0), rtol=1e-6)
+    per_tensor = OPS["constexpr_affine_dequantize"](quantized_data=q, zero_point=np.int8(2), scale=np.float32(0.5),
+                                                    axis=np.int32(1))
+    np.testing.assert_allclose(per_tensor, (q.astype(np.float32) - 2) * 0.5)
+
+
+@pytest.mark.parametrize("nbits", [1, 2, 4, 6, 8])
+def test_lut_to_dense_ios16_unpacks_like_coremltools(nbits):
+    ref = ios16.constexpr_lut_to_dense
+
+    shape = np.array([5, 3, 3, 1], np.uint32)  # 45 elements: the last byte is partly padding
+    indices = RNG.integers(0, 1 << nbits, int(shape.prod())).astype(np.uint8)
+    lut = rand(1 << nbits)
+    packed = pack_elements_into_bits(indices, nbits)
+    got = OPS["constexpr_lut_to_dense"](indices=packed, lut=lut, shape=shape)
+    np.testing.assert_array_equal(got, ref.decompress(lut, packed, shape))
+    np.testing.assert_array_equal(unpack_bits(packed.tobytes(), nbits, indices.size), indices)
+
+
+@pytest.mark.parametrize("groups", [(1, 1, 1, 1), (4, 1, 1, 1), (2, 3, 1, 1)])
+def test_lut_to_dense_ios18_blockwise_matches_coremltools(groups):
+    ref = ios18.constexpr_lut_to_dense
+
+    indices = RNG.integers(0, 16, (8, 6, 3, 3)).astype(np.uint8)
+    lut = rand(*groups, 16, 1)
+    got = OPS["constexpr_lut_to_dense"](indices=indices, lut=lut)
+    np.testing.assert_array_equal(got, ref.decompress(indices, lut, None))
+
+
+@pytest.mark.parametrize("vector_axis", [0, 1])
+def test_lut_to_dense_ios18_vector_palettes_match_coremltools(vector_axis):
+    ref = ios18.constexpr_lut_to_dense
+
+    indices = RNG.integers(0, 4, (4, 6) if vector_axis == 0 else (8, 3)).astype(np.uint8)
+    lut = rand(1, 1, 4, 2)  # 4 palettes of 2-vectors
+    got = OPS["constexpr_lut_to_dense"](indices=indices, lut=lut, vector_axis=np.int32(vector_axis))
+    np.testing.assert_array_equal(got, ref.decompress(indices, lut, np.int32(vector_axis)))
+    assert got.shape == (8, 6)
+
+
+@pytest.mark.parametrize("with_offset", [False, True])
+def test_blockwise_shift_scale_matches_coremltools(with_offset):
+    ref = ios18.constexpr_blockwise_shift_scale
+
+    data = RNG.integers(-8, 8, (8, 12, 1, 1)).astype(np.int8)
+    scale = rand(8, 3, 1, 1, low=0.01, high=0.2)  # blocks of 4 input channels
+    offset = RNG.integers(-2, 2, (8, 3, 1, 1)).astype(np.int8) if with_offset else None
+    got = OPS["constexpr_blockwise_shift_scale"](data=data, scale=scale, offset=offset)
+    np.testing.assert_allclose(got, ref.decompress(data, scale, offset), rtol=1e-6)
+
+
+def test_sparse_to_dense_matches_coremltools():
+    ref = ios16.constexpr_sparse_to_dense
+
+    dense = rand(4, 5) * (RNG.uniform(size=(4, 5)) > 0.5)
+    mask = np.packbits((dense != 0).reshape(-1), bitorder="little")
+    nonzero = dense[dense != 0]
+    got = OPS["constexpr_sparse_to_dense"](nonzero_data=nonzero, mask=mask, shape=np.array([4, 5], np.uint32))
+    np.testing.assert_array_equal(got, ref.decompress(nonzero, mask, (4, 5)))
+
+
+def test_constexpr_cast_widens_fp16():
+    x = rand(10).astype(np.float16)
+    got = OPS["constexpr_cast"](source_val=x, output_dtype="fp32")
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, x.astype(np.float32))
