@@ -1,8 +1,9 @@
-"""Builders for the parity / predict / benchmark tests: a tiny trained model and its export.
+"""The run folder and export folder the parity / predict / benchmark tests work on.
 
-Stand-ins until tests/conftest.py provides the shared session fixtures (`trained_run_dir`,
-`export_dir`). Each builder writes into a fixed folder under the session's base temp folder and
-returns at once when that folder is complete, so several test modules share one build.
+`run_and_export` returns conftest's shared session fixtures (`trained_run_dir`,
+`export_dir`) when they exist. Until then it builds stand-ins: a tiny model and
+`convert --target all` of it, written into fixed folders under the session's base temp folder
+and reused when complete, so the test modules share one build.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 INPUT_SIZE = 48
 
@@ -64,40 +66,36 @@ def build_tiny_run(out: Path, data_dir: Path) -> Path:
     return out
 
 
-def build_saved_model_export(out: Path, run_dir: Path) -> Path:
-    """An export folder with a SavedModel (raw pixels in, "probabilities" out) and its manifest."""
+def build_full_export(out: Path, run_dir: Path, data_dir: Path) -> Path:
+    """`convert --target all` of `run_dir/model.keras`: every TFLite precision, Core ML, SavedModel."""
     if (out / "manifest.json").is_file():
         return out
-    import keras
-    import tensorflow as tf
+    from flowers_mobile.config import Config
+    from flowers_mobile.export.convert import convert
 
-    from flowers_mobile.export.manifest import describe_artifact, new_manifest, write_manifest
-    from flowers_mobile.labels import read_labels, write_labels
-
-    model = keras.saving.load_model(run_dir / "model.keras", compile=False)
-    h, w = model.input_shape[1:3]
-    module = tf.Module()
-    module.model = model
-
-    @tf.function(input_signature=[tf.TensorSpec((None, h, w, 3), tf.float32, name="image")])
-    def serve(image):
-        return {"probabilities": model(image, training=False)}
-
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    tf.saved_model.save(module, str(tmp / "saved_model"), signatures={"serving_default": serve})
-    labels = read_labels(run_dir / "labels.txt")
-    write_labels(tmp / "labels.txt", labels)
-    art = describe_artifact(tmp, "saved_model", format="saved_model", precision="float32",
-                            input_shape=[1, h, w, 3], input_dtype="float32", num_labels=len(labels))
-    write_manifest(tmp, new_manifest(model_name="Flowers", source_model=run_dir / "model.keras",
-                                     labels_file=tmp / "labels.txt", labels=labels, artifacts=[art]))
-    tmp.rename(out)
+    cfg = Config().with_overrides(["export.representative_size=100"])
+    convert(run_dir / "model.keras", out, cfg, targets=("all",), data_dir=data_dir, progress=False)
     return out
 
 
-def copy_export(src: Path, dst: Path) -> Path:
-    """A private copy of an export folder, for tests that damage it."""
-    shutil.copytree(src, dst)
+def sub_export(src: Path, dst: Path, files: list[str]) -> Path:
+    """A valid export folder holding only `files` of `src` (copied; manifest trimmed, sha256 kept)."""
+    import json
+
+    manifest = json.loads((src / "manifest.json").read_text())
+    manifest["artifacts"] = [a for a in manifest["artifacts"] if a["file"] in files]
+    dst.mkdir(parents=True)
+    for name in [*files, manifest["labels"]["file"]]:
+        (shutil.copytree if (src / name).is_dir() else shutil.copy2)(src / name, dst / name)
+    (dst / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return dst
+
+
+def run_and_export(request, tmp_path_factory, synth_data_dir: Path) -> tuple[Path, Path]:
+    """(run folder with model.keras + labels.txt, its `convert --target all` export folder)."""
+    try:
+        return request.getfixturevalue("trained_run_dir"), request.getfixturevalue("export_dir")
+    except pytest.FixtureLookupError:
+        base = tmp_path_factory.getbasetemp()
+        run = build_tiny_run(base / "runtime_run", synth_data_dir)
+        return run, build_full_export(base / "runtime_full_export", run, synth_data_dir)

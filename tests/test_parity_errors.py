@@ -1,5 +1,6 @@
-"""parity: bad input is one line and exit 2 with nothing written; a planted error fails with exit 1;
-an undecodable image is skipped and reported; the comparison arithmetic on known arrays."""
+"""parity: bad input is one line and exit 2 with nothing written; an undecodable image is skipped
+and reported; the comparison arithmetic on known arrays. (A planted error failing parity with
+exit 1: test_parity_exports.py.)"""
 
 from __future__ import annotations
 
@@ -14,17 +15,12 @@ from flowers_mobile.cli import main
 from flowers_mobile.config import Config, ParityConfig
 from flowers_mobile.data.sources import load_dataset
 from flowers_mobile.parity import compare, limits_for, run_parity, runtimes_for
-from tests.runtime_fixtures import build_saved_model_export, build_tiny_run, copy_export
+from tests.runtime_fixtures import run_and_export, sub_export
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, synth_data_dir) -> Path:
-    return build_tiny_run(tmp_path_factory.getbasetemp() / "runtime_run", synth_data_dir)
-
-
-@pytest.fixture(scope="module")
-def sm_export(tmp_path_factory, run_dir) -> Path:
-    return build_saved_model_export(tmp_path_factory.getbasetemp() / "runtime_sm_export", run_dir)
+def trained_and_exported(request, tmp_path_factory, synth_data_dir) -> tuple[Path, Path]:
+    return run_and_export(request, tmp_path_factory, synth_data_dir)
 
 
 def _cli(argv: list[str]) -> int:
@@ -76,82 +72,67 @@ def test_default_runtimes_per_artifact():
     assert forced == ["litert"]
 
 
-# ---- whole runs ----------------------------------------------------------------------------
+# ---- whole runs (on flowers_float32.tflite through LiteRT: the cheapest runtime to load) ----
+
+
+@pytest.fixture()
+def small_export(trained_and_exported, tmp_path) -> Path:
+    return sub_export(trained_and_exported[1], tmp_path / "export", ["flowers_float32.tflite"])
 
 
 @pytest.mark.slow
-def test_parity_skips_an_undecodable_image_and_writes_reports(tmp_path, run_dir, sm_export, synth_data_dir, capsys):
+def test_parity_skips_an_undecodable_image_and_writes_reports(trained_and_exported, small_export, synth_data_dir,
+                                                              tmp_path, capsys):
+    run, _ = trained_and_exported
     data = tmp_path / "data"
     shutil.copytree(synth_data_dir, data)
     broken = load_dataset(data).test[0].path
     broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    export = copy_export(sm_export, tmp_path / "export")
-    assert _cli(_parity_args(run_dir / "model.keras", export, data)) == 0
+    assert _cli(_parity_args(run / "model.keras", small_export, data)) == 0
     out = capsys.readouterr()
-    assert "skipped" in out.err and broken.name in out.err
-    report = json.loads((export / "parity.json").read_text())
+    assert "skipped" in out.err and str(broken) in out.err
+    report = json.loads((small_export / "parity.json").read_text())
     assert report["passed"] and report["skipped"][0]["path"] == str(broken)
     assert report["images"] == 19  # 20 drawn, one undecodable
-    (sm,) = report["exports"]
-    assert sm["runtime"] == "saved_model" and sm["max_abs_diff"] <= 1e-4 and sm["top1_agreement"] == 1.0
-    assert "| saved_model | saved_model | float32 |" in (export / "parity.md").read_text()
-    assert json.loads((export / "manifest.json").read_text())["parity"]["passed"] is True
+    (f32,) = report["exports"]
+    assert f32["runtime"] == "litert" and f32["max_abs_diff"] <= 1e-4 and f32["top1_agreement"] == 1.0
+    assert "| flowers_float32.tflite | litert | float32 |" in (small_export / "parity.md").read_text()
+    assert json.loads((small_export / "manifest.json").read_text())["parity"]["passed"] is True
 
 
-@pytest.mark.slow
-def test_a_changed_weight_fails_parity_with_exit_1(tmp_path, run_dir, synth_data_dir, capsys):
-    """A planted error: the export answers differently from Keras (sha256s all consistent)."""
-    import keras
-
-    other = tmp_path / "other_run"
-    shutil.copytree(run_dir, other)
-    model = keras.saving.load_model(other / "model.keras", compile=False)
-    kernel, bias = model.get_layer("probabilities").get_weights()
-    model.get_layer("probabilities").set_weights([kernel, bias + np.linspace(0, 2, bias.size, dtype=np.float32)])
-    model.save(other / "model.keras")
-    export = build_saved_model_export(tmp_path / "export", other)
-    assert _cli(_parity_args(run_dir / "model.keras", export, synth_data_dir)) == 1
-    report = json.loads((export / "parity.json").read_text())
-    assert not report["passed"]
-    assert report["exports"][0]["max_abs_diff"] > 1e-4
-    assert "max_abs_diff" in capsys.readouterr().err
-    assert any("not the file this export was made from" in n for n in report["notes"])
-
-
-def test_export_folder_without_manifest_is_exit_2(tmp_path, run_dir, synth_data_dir, capsys):
-    (tmp_path / "export").mkdir()
-    assert _cli(_parity_args(run_dir / "model.keras", tmp_path / "export", synth_data_dir)) == 2
+def test_export_folder_without_manifest_is_exit_2(tmp_path, trained_and_exported, synth_data_dir, capsys):
+    (tmp_path / "empty").mkdir()
+    assert _cli(_parity_args(trained_and_exported[0] / "model.keras", tmp_path / "empty", synth_data_dir)) == 2
     assert "has no manifest.json" in capsys.readouterr().err
 
 
 @pytest.mark.slow
-def test_tampered_artifact_is_exit_2_and_nothing_written(tmp_path, run_dir, sm_export, synth_data_dir, capsys):
-    export = copy_export(sm_export, tmp_path / "export")
-    pb = export / "saved_model" / "saved_model.pb"
-    pb.write_bytes(pb.read_bytes()[:-100])  # truncated
-    before = (export / "manifest.json").read_bytes()
-    assert _cli(_parity_args(run_dir / "model.keras", export, synth_data_dir)) == 2
+def test_tampered_artifact_is_exit_2_and_nothing_written(trained_and_exported, small_export, synth_data_dir, capsys):
+    tflite = small_export / "flowers_float32.tflite"
+    tflite.write_bytes(tflite.read_bytes()[:-100])  # truncated
+    before = (small_export / "manifest.json").read_bytes()
+    assert _cli(_parity_args(trained_and_exported[0] / "model.keras", small_export, synth_data_dir)) == 2
     err = capsys.readouterr().err
     assert "sha256" in err and "tampered or truncated" in err
-    assert not (export / "parity.json").exists() and not (export / "parity.md").exists()
-    assert (export / "manifest.json").read_bytes() == before
+    assert not (small_export / "parity.json").exists() and not (small_export / "parity.md").exists()
+    assert (small_export / "manifest.json").read_bytes() == before
 
 
 @pytest.mark.slow
-def test_model_labels_differing_from_the_export_is_exit_2(tmp_path, run_dir, sm_export, synth_data_dir, capsys):
+def test_model_labels_differing_from_the_export_is_exit_2(trained_and_exported, small_export, synth_data_dir,
+                                                          tmp_path, capsys):
     other = tmp_path / "run"
-    shutil.copytree(run_dir, other)
+    shutil.copytree(trained_and_exported[0], other)
     labels = (other / "labels.txt").read_text().split()
     (other / "labels.txt").write_text("\n".join([labels[1], labels[0], *labels[2:]]) + "\n")
-    export = copy_export(sm_export, tmp_path / "export")
-    assert _cli(_parity_args(other / "model.keras", export, synth_data_dir)) == 2
+    assert _cli(_parity_args(other / "model.keras", small_export, synth_data_dir)) == 2
     err = capsys.readouterr().err
     assert "labels" in err and "differ from the export's" in err
-    assert not (export / "parity.json").exists()
+    assert not (small_export / "parity.json").exists()
 
 
 @pytest.mark.slow
-def test_data_with_no_readable_image_is_a_user_error(tmp_path, run_dir, sm_export, synth_data_dir):
+def test_data_with_no_readable_image_is_a_user_error(trained_and_exported, small_export, tmp_path):
     from flowers_mobile.errors import UserError
 
     data = tmp_path / "data"
@@ -160,4 +141,4 @@ def test_data_with_no_readable_image_is_a_user_error(tmp_path, run_dir, sm_expor
         for i in range(4):
             (data / cls / f"{i}.png").write_bytes(b"not a png")
     with pytest.raises(UserError, match="could be decoded"):
-        run_parity(run_dir / "model.keras", copy_export(sm_export, tmp_path / "export"), data, Config())
+        run_parity(trained_and_exported[0] / "model.keras", small_export, data, Config())

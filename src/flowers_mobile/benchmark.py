@@ -3,9 +3,9 @@
 Each (artifact, runtime) is measured in a fresh Python process (`python -m
 flowers_mobile.benchmark WORKER_SPEC`): peak memory (VmHWM / ru_maxrss) then belongs to that
 runtime alone, and TensorFlow's thread pools, fixed when its context starts, really have the
-thread count asked for. Runtimes whose thread count is a per-instance option (LiteRT, Task
-Library) measure every thread count in one process; TensorFlow- and numpy-based ones get one
-process per thread count (numpy's BLAS threads are fixed by environment variables at import).
+thread count asked for. Runtimes whose thread count is a per-instance option (LiteRT, the Task
+Library, the Core ML executor) measure every thread count in one process; TensorFlow-based
+ones get one process per thread count.
 
 In each process: import the runtime, note the resident memory, time the model's load, warm
 up, time single-image predictions (p50 / p90), time batches (throughput, median of repeats),
@@ -38,8 +38,9 @@ from flowers_mobile.fsutil import atomic_path, atomic_write_json, path_bytes, sh
 
 BENCHMARK_JSON = "benchmark.json"
 BENCHMARK_PNG = "benchmark.png"
-#: Runtimes that take the thread count per model instance: all counts run in one process.
-PER_INSTANCE_THREADS = {"litert", "task_library"}
+#: Runtimes that take the thread count per model instance (LiteRT and the Task Library options,
+#: the Core ML executor's OpenBLAS setter): all counts run in one process.
+PER_INSTANCE_THREADS = {"litert", "task_library", "coreml_executor"}
 #: Runtimes whose latency includes inter-process communication (a subprocess per model).
 IPC_RUNTIMES = {"task_library"}
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
@@ -60,6 +61,7 @@ class BenchEntry:
     load_s: float | None = None
     #: threads -> {"p50_ms", "p90_ms", "throughput_ips"}
     by_threads: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Peak resident memory (MB) of the measuring process, plus its runtime subprocess for IPC runtimes.
     peak_rss_mb: float | None = None
     #: Peak resident memory minus the memory after importing the runtime: the model's share.
     model_rss_mb: float | None = None
@@ -203,7 +205,18 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
                     result["flops"] = count_flops(predictor.model)
         finally:
             predictor.close()
+        if i == 0:
+            # A runtime that works through a subprocess (Task Library) has its memory there;
+            # close() has waited for it, so the children's peak is now known.
+            result["child_peak_rss_mb"] = _children_peak_mb()
     return result
+
+
+def _children_peak_mb() -> float:
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
 def _worker_main(argv: Sequence[str]) -> int:
@@ -251,7 +264,9 @@ def plan_entries(manifest: dict[str, Any], export_dir: Path, model: Path | None,
     if model is not None:
         plan.append((BenchEntry(file=model.name, runtime="keras", format=model.suffix.lstrip("."),
                                 precision="float32", bytes=path_bytes(model), reference=True), model))
-    for art in manifest["artifacts"]:
+    seen: set[tuple[str, str]] = set()
+    # Named precision files first, so the copy (flowers.tflite) is the one left out.
+    for art in sorted(manifest["artifacts"], key=lambda a: a["file"] in DEFAULT_ARTIFACTS.values()):
         fmt = art["format"]
         runtimes = {"tflite": ["litert"], "mlpackage": ["coreml" if sys.platform == "darwin" else "coreml_executor"],
                     "saved_model": ["saved_model"]}.get(fmt, [])
@@ -259,6 +274,9 @@ def plan_entries(manifest: dict[str, Any], export_dir: Path, model: Path | None,
                 art["file"] == DEFAULT_ARTIFACTS["android"] or "android" in (art.get("default_for") or [])):
             runtimes.append("task_library")
         for runtime in runtimes:
+            if (art["sha256"], runtime) in seen:  # flowers.tflite is a copy of a precision file
+                continue
+            seen.add((art["sha256"], runtime))
             plan.append((BenchEntry(file=art["file"], runtime=runtime, format=fmt, precision=art["precision"],
                                     bytes=int(art["bytes"]), ipc=runtime in IPC_RUNTIMES), export_dir / art["file"]))
     return plan
@@ -351,6 +369,8 @@ def run_benchmark(export_dir: Path, model: Path | None = None, *, images: int = 
             entry.by_threads.update(res["by_threads"])
             if entry.load_s is None:  # memory and load time from the first (fewest threads) process
                 entry.load_s, entry.peak_rss_mb = res["load_s"], res["peak_rss_mb"]
+                if entry.ipc:  # the worker process plus the runtime's own subprocess
+                    entry.peak_rss_mb += res.get("child_peak_rss_mb") or 0.0
                 entry.model_rss_mb, entry.describe = res.get("model_rss_mb"), res.get("describe", {})
             flops = flops or res.get("flops")
     entries = [e for e, _ in plan]

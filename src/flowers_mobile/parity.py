@@ -186,6 +186,32 @@ def runtimes_for(artifact: dict[str, Any], overrides: dict[str, str] | None = No
                     hint="expected tflite, mlpackage or saved_model")
 
 
+def plan_runs(artifacts: list[dict[str, Any]], overrides: dict[str, str] | None = None
+              ) -> tuple[list[tuple[dict[str, Any], str]], list[str]]:
+    """(artifact, runtime) pairs to run, and notes on what was left out.
+
+    An artifact whose bytes are those of one already planned for the same runtime (convert
+    writes `flowers.tflite` as a copy of the default precision's file) runs once: the
+    answers would be the same.
+    """
+    plan: list[tuple[dict[str, Any], str]] = []
+    seen: dict[tuple[str, str], str] = {}
+    notes: list[str] = []
+    # Named precision files first, so the copy (flowers.tflite) is the one left out.
+    ordered = sorted(artifacts, key=lambda a: a["file"] in DEFAULT_ARTIFACTS.values())
+    for art in ordered:
+        for runtime in runtimes_for(art, overrides):
+            key = (art["sha256"], runtime)
+            if key in seen:
+                notes.append(f"{art['file']} through {runtime}: same bytes as {seen[key]}, not run twice")
+                continue
+            seen[key] = art["file"]
+            plan.append((art, runtime))
+    order = {a["file"]: i for i, a in enumerate(artifacts)}
+    plan.sort(key=lambda item: order[item[0]["file"]])  # manifest order in the report
+    return plan, notes
+
+
 def held_out_images(data_dir: Path, cfg: Config, labels: list[str], image_size: tuple[int, int],
                     max_images: int | None) -> tuple[str, np.ndarray, np.ndarray | None, list[Path],
                                                      list[dict[str, str]], list[str]]:
@@ -302,7 +328,7 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
     export_labels = read_labels(export_dir / manifest["labels"]["file"])
     if not manifest["artifacts"]:
         raise UserError(f"{export_dir}/manifest.json lists no artifacts", hint="re-run `flowers-mobile convert`")
-    plan = [(art, name) for art in manifest["artifacts"] for name in runtimes_for(art, runtimes)]
+    plan, notes = plan_runs(manifest["artifacts"], runtimes)
 
     say(f"loading {model_path.name}")
     keras = load_predictor(model_path, "keras")
@@ -311,7 +337,6 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
             raise UserError(f"{model_path}'s labels ({model_path.parent / 'labels.txt'}) differ from the export's "
                             f"({export_dir / manifest['labels']['file']}): {_label_diff(keras.labels, export_labels)}",
                             hint="the export was made from another model; re-run `flowers-mobile convert`")
-        notes: list[str] = []
         source = manifest.get("source_model") or {}
         if source.get("sha256") and source["sha256"] != sha256_path(model_path):
             notes.append(f"{model_path.name} is not the file this export was made from "

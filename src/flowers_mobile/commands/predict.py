@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -42,7 +43,8 @@ def predict(
         if top_k > 1:
             row.append(", ".join(f"{lab} {prob:.3f}" for lab, prob in p.top))
         table.add_row(*row)
-    console.print(table)
+    # Piped output is not width-limited: one line per image, paths unbroken.
+    (console if console.is_terminal else Console(width=200, highlight=False)).print(table)
     for s in result.skipped:
         err_console.print(f"[yellow]skipped[/] {escape(s['error'])}", soft_wrap=True)  # names the file
 

@@ -1,0 +1,80 @@
+"""CI parity: a model trained on synthetic data, exported to every target and precision, answers
+like Keras on held-out images through every runtime; a planted weight change is caught."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flowers_mobile.cli import main
+from flowers_mobile.export.manifest import describe_artifact
+from tests.runtime_fixtures import run_and_export, sub_export
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained_and_exported(request, tmp_path_factory, synth_data_dir) -> tuple[Path, Path]:
+    return run_and_export(request, tmp_path_factory, synth_data_dir)
+
+
+def test_every_export_passes_parity(trained_and_exported, synth_data_dir, tmp_path, capsys):
+    run, export = trained_and_exported
+    export = sub_export(export, tmp_path / "export", [a["file"] for a in json.loads(
+        (export / "manifest.json").read_text())["artifacts"]])  # private copy: parity writes into it
+    with pytest.raises(SystemExit) as exc:
+        main(["parity", "--model", str(run / "model.keras"), "--exports", str(export), "--data", str(synth_data_dir)])
+    table = capsys.readouterr()
+    report = json.loads((export / "parity.json").read_text())
+    print(table.out)  # the figures, in the CI log
+    checked = {(e["file"], e["runtime"]) for e in report["exports"]}
+    # Every target and precision, each through its runtime; flowers.tflite also through the Task Library.
+    for expected in [("flowers_int8.tflite", "litert"), ("flowers_float16.tflite", "litert"),
+                     ("flowers_dynamic.tflite", "litert"), ("flowers_float32.tflite", "litert"),
+                     ("flowers.tflite", "task_library"), ("saved_model", "saved_model")]:
+        assert expected in checked
+    assert any(f.endswith(".mlpackage") for f, _ in checked)
+    failures = [f"{e['name']}: {e['error'] or [c for c in e['checks'] if not c['passed']]}"
+                for e in report["exports"] if not e["passed"]]
+    assert not failures, "\n".join(failures)
+    assert exc.value.code == 0
+    assert report["images"] > 0 and report["labels_known"]
+    manifest = json.loads((export / "manifest.json").read_text())
+    assert manifest["parity"]["passed"] is True
+    assert len(manifest["parity"]["exports"]) == len(report["exports"])
+
+
+def test_a_planted_weight_change_fails_parity(trained_and_exported, synth_data_dir, tmp_path, capsys):
+    """The head's bias inside flowers_float32.tflite is changed and the manifest updated to match:
+    every sha256 checks out, only the numbers can tell."""
+    import keras
+
+    run, export = trained_and_exported
+    export = sub_export(export, tmp_path / "export", ["flowers_float32.tflite"])
+    bias = keras.saving.load_model(run / "model.keras", compile=False).get_layer("probabilities").get_weights()[1]
+    path = export / "flowers_float32.tflite"
+    data = path.read_bytes()
+    needle = bias.astype("<f4").tobytes()
+    assert data.count(needle) == 1, "the head bias should appear once, verbatim, in a float32 flatbuffer"
+    planted = (bias + np.linspace(0.0, 3.0, bias.size, dtype=np.float32)).astype("<f4").tobytes()
+    path.write_bytes(data.replace(needle, planted))
+    manifest = json.loads((export / "manifest.json").read_text())
+    art = manifest["artifacts"][0]
+    fresh = describe_artifact(export, art["file"], **{k: v for k, v in art.items() if k not in ("file", "bytes", "sha256")})
+    manifest["artifacts"][0] = {**art, "sha256": fresh.sha256, "bytes": fresh.bytes}
+    (export / "manifest.json").write_text(json.dumps(manifest))
+
+    with pytest.raises(SystemExit) as exc:
+        main(["parity", "--model", str(run / "model.keras"), "--exports", str(export), "--data", str(synth_data_dir)])
+    assert exc.value.code == 1
+    report = json.loads((export / "parity.json").read_text())
+    (result,) = report["exports"]
+    assert not report["passed"] and not result["passed"]
+    assert result["max_abs_diff"] > 1e-2
+    assert [c["metric"] for c in result["checks"] if not c["passed"]] == ["max_abs_diff"]
+    assert result["worst"] and result["worst"][0]["max_abs_diff"] == pytest.approx(result["max_abs_diff"], rel=1e-6)
+    assert json.loads((export / "manifest.json").read_text())["parity"]["passed"] is False
+    assert "max_abs_diff" in capsys.readouterr().err
