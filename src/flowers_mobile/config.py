@@ -82,6 +82,12 @@ class TrainingConfig:
     distribute: Literal["none", "mirrored", "multi_worker"] = "none"
     #: Mixed float16 when a GPU is present ("auto"), always off ("off").
     mixed_precision: Literal["auto", "off"] = "auto"
+    #: BatchNorm while training: "frozen" (inference mode, statistics fixed: the fine-tuning rule
+    #: for pretrained weights), "train" (batch statistics, learned: needed from scratch), "auto"
+    #: (frozen with pretrained weights, train with model.weights=none).
+    batchnorm: Literal["auto", "frozen", "train"] = "auto"
+    #: Learning rate over each phase: cosine decay to 0 over its planned epochs, or constant.
+    lr_schedule: Literal["cosine", "constant"] = "cosine"
     seed: int = field(default=42, metadata=_range(0))
 
 
