@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"convert --target {args.targets}: {time.perf_counter() - t:.1f} s")
         report = run_benchmark(export, model, images=args.images, batch=args.batch,
                                threads=[int(x) for x in args.threads.split(",")],
-                               progress=lambda msg: console.print(f"  {msg}", style="dim"))
+                               progress=lambda msg: console.print(f"  {msg}", style="dim", markup=False))
         console.print(render_table(report))
 
         ok = True
@@ -103,14 +103,14 @@ def main(argv: list[str] | None = None) -> int:
                 if e.reference or e.error:
                     continue
                 ratios = ", ".join(f"{e.ratios.get(f'p50_ms@{t}', float('nan')):.2f}x at {t}" for t in e.by_threads)
-                console.print(f"  {e.name:42s} {ratios}" + ("  (includes IPC)" if e.ipc else ""))
+                console.print(f"  {e.name:42s} {ratios}" + ("  (includes IPC)" if e.ipc else ""), markup=False)
         f32 = report.find(precision="float32", runtime="litert")
         if f32 is not None and report.flops:
             console.print(f"float32 LiteRT: {report.flops / 1e9:.3f} GFLOP per image; achieved "
                           + ", ".join(f"{g:.1f} GFLOP/s at {t} thread(s)" for t, g in f32.gflops_per_s.items()))
         errors = [f"{e.name}: {e.error}" for e in report.entries if e.error]
         for line in errors:
-            console.print(f"[red]error[/] {line}")
+            console.print(f"error {line}", style="red", markup=False)
         console.print(f"machine: {report.machine}; benchmark {report.seconds:.0f} s")
         return 0 if ok and not errors else 1
 

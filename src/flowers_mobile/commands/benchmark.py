@@ -47,7 +47,7 @@ def render_table(report) -> Table:
     for e in report.entries:
         runtime = e.runtime + (" (IPC)" if e.ipc else "")
         if e.error:
-            table.add_row(e.file, runtime, e.precision, f"{e.bytes / 1e6:.2f}", f"[red]error: {e.error}[/]")
+            table.add_row(e.file, runtime, e.precision, f"{e.bytes / 1e6:.2f}", f"[red]error: {escape(e.error)}[/]")
             continue
         r = e.ratios
         row = [e.file, runtime, e.precision, f"{e.bytes / 1e6:.2f}{_x(r.get('bytes'))}",
@@ -78,7 +78,7 @@ def benchmark(
 
     with console.status("benchmark") as status:
         report = run_benchmark(exports, model, images=images, batch=batch, threads=_threads(threads),
-                               task_library=task_library, progress=lambda msg: status.update(f"benchmark: {msg}"))
+                               task_library=task_library, progress=lambda msg: status.update(f"benchmark: {escape(msg)}"))
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return

@@ -46,7 +46,7 @@ def parity(
     cfg = get_config(config, set_)
     with console.status("parity") as status:
         report = run_parity(model, exports, data, cfg, max_images=max_images, runtimes=_parse_runtimes(runtime),
-                            progress=lambda msg: status.update(f"parity: {msg}"))
+                            progress=lambda msg: status.update(f"parity: {escape(msg)}"))
     # Piped output (make demo, CI logs) is not width-limited: keep the table on one line per export.
     out = console if console.is_terminal else Console(width=150, highlight=False)
     table = Table(title=f"parity: {report.images} {report.split} images, Keras accuracy "
