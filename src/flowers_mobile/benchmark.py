@@ -439,12 +439,16 @@ def plot_benchmark(report: BenchmarkReport, path: Path) -> Path:
         height = 0.8 / len(series)
         for i, (values, legend) in enumerate(zip(series, legends, strict=True)):
             ax.barh(y + i * height - 0.4 + height / 2, values, height=height, label=legend or None)
+        positive = [v for values in series for v in values if v > 0]
+        if positive and max(positive) / min(positive) > 30:
+            ax.set_xscale("log")  # the numpy Core ML executor would flatten every other bar
+            title += ", log scale"
         ax.set_yticks(y, names if ax in (axes[0, 0], axes[1, 0]) else [""] * len(ok))
         ax.invert_yaxis()
         ax.set_title(title)
         ax.grid(axis="x", alpha=0.3)
         if any(legends):
-            ax.legend(loc="lower right", fontsize=8)
+            ax.legend(loc="best", fontsize=8)
     fig.suptitle(f"benchmark of {Path(report.export_dir).name} on {report.machine.get('cpu', '?')} "
                  f"({report.machine.get('cores')} cores)" + ("; * latency includes IPC" if any(e.ipc for e in ok) else ""),
                  fontsize=10)
