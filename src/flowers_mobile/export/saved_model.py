@@ -49,11 +49,16 @@ def export_saved_model(model: Any, out_dir: str | os.PathLike[str], input_size: 
     return out_dir
 
 
-def signature_facts(saved_model_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The serving signature's input/output names, shapes and dtypes, read back from disk."""
+def signature_facts(saved_model: str | os.PathLike[str] | Any) -> dict[str, Any]:
+    """The serving signature's input/output names, shapes and dtypes.
+
+    Args:
+        saved_model: a SavedModel folder, or an object `tf.saved_model.load` returned.
+    """
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(os.fspath(saved_model_dir))
+    loaded = tf.saved_model.load(os.fspath(saved_model)) if isinstance(saved_model, (str, os.PathLike)) \
+        else saved_model
     fn = loaded.signatures[SIGNATURE_KEY]
     (_, inputs) = fn.structured_input_signature
     outputs = fn.structured_outputs
