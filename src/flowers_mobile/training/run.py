@@ -130,7 +130,7 @@ def _check_dataset(dataset: Dataset, cfg: Config, data_dir: Path) -> None:
         raise UserError(f"{data_dir}: the training split has {len(dataset.train)} images, fewer than "
                         f"training.batch_size = {bs}",
                         hint=f"add images or lower the batch size, e.g. --set training.batch_size="
-                             f"{max(1, 2 ** int(math.log2(max(1, len(dataset.train)))) // 2)}")
+                             f"{2 ** int(math.log2(max(1, len(dataset.train))))}")
     if not dataset.val:
         raise UserError(f"{data_dir}: the validation split is empty (early stopping needs it)",
                         hint="give every class at least 3 images, or a val/ folder")
