@@ -16,6 +16,11 @@ setup: .venv/.installed
 demo: setup
 	$(FM) data synth $(DEMO_DATA) --config configs/demo.json
 	$(FM) data check $(DEMO_DATA)
+	$(FM) train --data $(DEMO_DATA) --out $(DEMO_RUN) --config configs/demo.json
+	$(FM) convert --model $(DEMO_RUN)/model.keras --target all --data $(DEMO_DATA) --out $(DEMO_RUN)/export --config configs/demo.json
+	$(FM) parity --model $(DEMO_RUN)/model.keras --exports $(DEMO_RUN)/export --data $(DEMO_DATA) --config configs/demo.json
+	$(FM) benchmark --exports $(DEMO_RUN)/export --model $(DEMO_RUN)/model.keras
+	$(FM) bundle --exports $(DEMO_RUN)/export --platform all
 
 ## test: Python tests (real training, conversion, parity), then the apps' platform-independent logic.
 test: setup
