@@ -260,6 +260,7 @@ def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: b
             train_ds, val_ds, steps = _image_datasets(dataset, cfg, num_classes, n_rep)
             ft_model.fit(train_ds, validation_data=val_ds, epochs=tc.finetune_epochs,
                          initial_epoch=ft_state.epoch, verbose=0, class_weight=class_weight,
+                         shuffle=False,  # the dataset reshuffles itself every epoch
                          callbacks=[checkpoint_callback(ft_state),
                                     rep.keras_callback("phase 2: fine-tune", tc.finetune_epochs, ft_state.epoch,
                                                        steps),
