@@ -343,3 +343,16 @@ def test_constexpr_cast_widens_fp16():
     got = OPS["constexpr_cast"](source_val=x, output_dtype="fp32")
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, x.astype(np.float32))
+
+
+def test_float16_rounding_matches_numpy_cast_everywhere():
+    from flowers_mobile.coreml_exec.executor import round_to_float16
+
+    edges = np.float32([0, -0.0, 1e-8, -3e-6, 6.1035156e-05, 6.1035152e-05, 6.0e-5, 1 + 2 ** -11, 1 + 3 * 2 ** -11,
+                        2049, 2051, 65504, 65519, 65520, -65520, 1e6, np.inf, -np.inf, np.nan])
+    values = np.concatenate([edges, rand(100_000, low=-10, high=10),
+                             (RNG.standard_normal(100_000) * np.exp(RNG.uniform(-20, 12, 100_000))).astype(np.float32),
+                             RNG.integers(0, 2 ** 32, 100_000, dtype=np.uint64).astype(np.uint32).view(np.float32)])
+    with np.errstate(over="ignore", invalid="ignore"):
+        want = values.astype(np.float16).astype(np.float32)
+    np.testing.assert_array_equal(round_to_float16(values), want)

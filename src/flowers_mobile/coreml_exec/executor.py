@@ -386,8 +386,33 @@ def _resolve(value: Any, env: dict[str, Any]) -> Any:
     return value
 
 
-def _round16(x: np.ndarray) -> np.ndarray:
-    return x.astype(np.float16).astype(np.float32)
+def round_to_float16(x: np.ndarray) -> np.ndarray:
+    """float32 values rounded to the nearest float16 (ties to even), still as float32.
+
+    The same result as x.astype(float16).astype(float32), about twice as fast: numpy's
+    float16 casts take ~15 ns per value here, and this runs after most ops of a float16
+    program. For float16's normal range it rounds the float32 mantissa to 10 bits with
+    integer arithmetic; the rare values outside that range (subnormal in float16, or
+    rounding up past 65504 to infinity) go through numpy's cast.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    bits = x.view(np.uint32)
+    out = bits >> 13
+    out &= 1
+    out += 0xFFF  # 0x1000 - 1 + the lowest kept bit: round half to even
+    out += bits
+    out &= 0xFFFFE000
+    special = (bits & 0x7F800000) < (113 << 23)  # |x| < 2**-14 (and zeros): float16 subnormals
+    special |= (out & 0x7F800000) >= (143 << 23)  # rounded to >= 2**16 (float16 inf), inf, nan
+    if special.any():
+        result = out.view(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is the point here
+            result[special] = x[special].astype(np.float16).astype(np.float32)
+        return result
+    return out.view(np.float32)
+
+
+_round16 = round_to_float16
 
 
 def _axes(value: Any, rank: int) -> list[int] | None:

@@ -239,12 +239,13 @@ def compress(mlmodel: Any, variant: str) -> Any:
     raise UserError(f"unknown Core ML compression {variant!r}", hint=f"use any of {', '.join(COMPRESSIONS)}")
 
 
-def kmeans_lut(nbits: int, iterations: int = 50) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def kmeans_lut(nbits: int, iterations: int = 1000) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """A `lut_function` for coremltools' custom palettization: 1-D k-means with 2**nbits centroids.
 
     Lloyd's algorithm on the sorted weights: centroids start at equal-count quantiles, each
     round assigns every weight to the nearest centroid (cut points halfway between centroids)
-    and moves each centroid to its cluster's mean, computed from prefix sums. Deterministic.
+    and moves each centroid to its cluster's mean, computed from prefix sums, until nothing moves
+    (a round costs O(k log n) after one sort, so running to convergence is cheap). Deterministic.
     """
     k = 1 << nbits
 
