@@ -22,3 +22,32 @@ def synth_data_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("synth") / "flowers"
     generate_dataset(root, SYNTH_CLASSES, SYNTH_PER_CLASS, SYNTH_SIZE, seed=7)
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_run_dir(synth_data_dir, tmp_path_factory):
+    """The suite's one really trained model: `flowers_mobile.training.train` on the synthetic
+    flowers (tiny settings, from scratch), with model.keras, labels.txt and the run's reports."""
+    from tests._fixtures_training import train_tiny
+
+    return train_tiny(synth_data_dir, tmp_path_factory.mktemp("runs") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(trained_run_dir):
+    """Alias of `trained_run_dir` (the name the export tests ask for)."""
+    return trained_run_dir
+
+
+@pytest.fixture(scope="session")
+def export_dir(trained_run_dir, synth_data_dir, tmp_path_factory):
+    """`convert --target all` of the shared model: every TFLite precision, Core ML (float16 plus the
+    compressed variants), SavedModel, labels and manifest. Tests copy it before changing anything."""
+    from flowers_mobile.config import Config
+    from flowers_mobile.export.convert import convert
+
+    out = tmp_path_factory.mktemp("exports") / "all"
+    cfg = Config().with_overrides(["export.representative_size=100"])
+    convert(trained_run_dir / "model.keras", out, cfg, targets=("all",), data_dir=synth_data_dir,
+            coreml_compression=["linear8", "palette6", "palette4"], progress=False)
+    return out
