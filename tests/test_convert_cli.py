@@ -145,16 +145,26 @@ def test_refuses_to_replace_a_folder_that_is_not_an_export(tiny, capsys):
     assert [p.name for p in target.iterdir()] == ["keep.txt"]
 
 
-def _processes_mentioning(text: str) -> list[int]:
+def _workers_of(parent: int) -> list[int]:
+    """Calibration worker processes whose parent is `parent` (read from /proc)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if text in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid == parent and b"_convert_worker" in (entry / "cmdline").read_bytes():
                     pids.append(int(entry.name))
-            except OSError:
+            except (OSError, IndexError, ValueError):
                 continue
     return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _wait_for(predicate, seconds: float):
@@ -178,12 +188,10 @@ def test_killed_convert_leaves_the_previous_export_and_no_worker(tiny, previous_
          "--data", str(tiny / "data"), "--out", str(out), "--no-progress"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        def worker_started():
-            return [p for p in out.parent.glob(".export.*.tmp") if (p / ".work" / "int8.stderr.txt").exists()]
-
-        temp = _wait_for(worker_started, 120)
-        assert temp and proc.poll() is None, "convert never reached int8 calibration"
-        assert _wait_for(lambda: _processes_mentioning(temp[0].name), 10), "no calibration worker running"
+        workers = _wait_for(lambda: _workers_of(proc.pid), 60)
+        assert workers, "convert started no calibration worker"
+        # Kill once the temporary export exists: convert is writing, the worker calibrating.
+        assert _wait_for(lambda: list(out.parent.glob(".export.*.tmp")), 120) and proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:
@@ -191,4 +199,4 @@ def test_killed_convert_leaves_the_previous_export_and_no_worker(tiny, previous_
             proc.kill()
     assert snapshot(out) == before
     # The worker dies with its parent (PR_SET_PDEATHSIG): no converter keeps running.
-    assert _wait_for(lambda: not _processes_mentioning(temp[0].name), 10)
+    assert _wait_for(lambda: not any(_alive(pid) for pid in workers), 10)

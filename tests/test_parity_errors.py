@@ -13,7 +13,7 @@ import pytest
 
 from flowers_mobile.cli import main
 from flowers_mobile.config import Config, ParityConfig
-from flowers_mobile.data.sources import load_dataset
+from flowers_mobile.data.sources import load_dataset, stratified_sample
 from flowers_mobile.parity import compare, limits_for, run_parity, runtimes_for
 from tests.runtime_fixtures import run_and_export, sub_export
 
@@ -60,7 +60,9 @@ def test_limits_follow_the_precision():
     assert ("top1_agreement", ">=", 0.995) in limits_for("float16", pc)
     assert limits_for("dynamic", pc) == [("top1_agreement", ">=", 0.98)]
     assert ("accuracy_drop", "<=", 0.01) in limits_for("int8", pc)
-    assert limits_for("palette4", pc) == limits_for("int8", pc)
+    assert limits_for("palette4", pc) == [("top1_agreement", ">=", pc.palette4_min_top1_agreement),
+                                          ("accuracy_drop", "<=", pc.palette4_max_accuracy_drop)]
+    assert limits_for("unknown", pc) == limits_for("int8", pc)
 
 
 def test_default_runtimes_per_artifact():
@@ -86,7 +88,8 @@ def test_parity_skips_an_undecodable_image_and_writes_reports(trained_and_export
     run, _ = trained_and_exported
     data = tmp_path / "data"
     shutil.copytree(synth_data_dir, data)
-    broken = load_dataset(data).test[0].path
+    # One of the 20 test images parity samples (stratified, seeded like parity does).
+    broken = stratified_sample(load_dataset(data).test, 20, Config().data.seed)[0].path
     broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     assert _cli(_parity_args(run / "model.keras", small_export, data)) == 0
     out = capsys.readouterr()

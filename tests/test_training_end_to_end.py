@@ -40,8 +40,8 @@ def test_run_folder_holds_every_output_and_nothing_half_written(tiny_run, synth_
 @pytest.mark.slow
 def test_tiny_model_is_confidently_right_on_the_synthetic_flowers(tiny_run):
     metrics = json.loads((tiny_run / "metrics.json").read_text())
-    assert metrics["val_accuracy"] >= 0.9, metrics["val"]["per_class"]
-    assert metrics["test_accuracy"] >= 0.8
+    assert metrics["val_accuracy"] >= 0.95, metrics["val"]["per_class"]
+    assert metrics["test_accuracy"] >= 0.9, metrics["test"]["per_class"]
     val = metrics["val"]
     assert set(val["per_class"]) == set(read_labels(tiny_run / "labels.txt"))
     assert sum(row["support"] for row in val["per_class"].values()) == val["num_images"]
@@ -55,7 +55,7 @@ def test_history_covers_both_phases_with_the_boundary(tiny_run):
     head, finetune = history["phases"]
     assert head["key"] == "head" and finetune["key"] == "finetune"
     assert history["phase_boundary"] == head["epochs"] == 2
-    assert finetune["epochs"] == 16 and not finetune["stopped_early"]
+    assert finetune["epochs"] == 40 and not finetune["stopped_early"]
     for phase in (head, finetune):
         for key in ("loss", "accuracy", "val_loss", "val_accuracy", "top5"):
             assert len(phase["history"][key]) == phase["epochs"]
@@ -89,7 +89,7 @@ def test_evaluate_cli_writes_the_report_for_a_folder_with_some_of_the_classes(ti
     # Labels keep the model's indices: the two classes land in their own rows, the rest are empty.
     assert metrics["labels"] == labels
     supports = [metrics["per_class"][c]["support"] for c in labels]
-    assert supports[0] == 0 and supports[1] == supports[2] == 60 and sum(supports) == 120
+    assert supports[0] == 0 and supports[1] == supports[2] == 120 and sum(supports) == 240
     assert metrics["accuracy"] >= 0.85
     assert (out / "confusion_matrix.png").read_bytes()[:8] == PNG
     assert "macro avg" in (out / "classification_report.txt").read_text()

@@ -40,7 +40,7 @@ PARITY_MD = "parity.md"
 WORST_IMAGES = 5
 #: Top-k for the "top-5 agreement": Keras's top-1 class is among the export's top k.
 TOP_K = 5
-#: Core ML weight-compression variants: held to the int8 limits (see `limits_for`).
+#: Core ML weight-compression variants, each with its own limits in ParityConfig.
 COMPRESSED_PRECISIONS = ("linear8", "palette6", "palette4")
 
 
@@ -145,8 +145,8 @@ def limits_for(precision: str, pc: ParityConfig) -> list[tuple[str, str, float]]
 
     float32 must match Keras to float rounding; float16 may round but must agree; dynamic-range
     and int8 quantization change probabilities, so they are held to agreement (and int8 to
-    accuracy). Core ML's weight-compressed variants (8-bit linear, 6/4-bit palettes) are held to
-    the int8 limits: like int8 they approximate every weight, and no looser limit is documented.
+    accuracy). Core ML's weight-compressed variants (8-bit linear, 6/4-bit palettes) have limits
+    of their own (`<variant>_min_top1_agreement`, `<variant>_max_accuracy_drop`).
     """
     if precision == "float32":
         return [("max_abs_diff", "<=", pc.float32_max_abs_diff)]
@@ -155,7 +155,10 @@ def limits_for(precision: str, pc: ParityConfig) -> list[tuple[str, str, float]]
                 ("max_abs_diff", "<=", pc.float16_max_abs_diff)]
     if precision == "dynamic":
         return [("top1_agreement", ">=", pc.dynamic_min_top1_agreement)]
-    # int8, the compressed Core ML variants, and anything unknown: the loosest defined limits.
+    if precision in COMPRESSED_PRECISIONS:
+        return [("top1_agreement", ">=", getattr(pc, f"{precision}_min_top1_agreement")),
+                ("accuracy_drop", "<=", getattr(pc, f"{precision}_max_accuracy_drop"))]
+    # int8 and anything unknown: the int8 limits.
     return [("top1_agreement", ">=", pc.int8_min_top1_agreement),
             ("accuracy_drop", "<=", pc.int8_max_accuracy_drop)]
 

@@ -25,11 +25,18 @@ def evaluate(
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
-    """Accuracy, top-5, macro F1, per-class precision/recall/F1 and a confusion matrix."""
+    """Accuracy, top-5, macro F1, per-class precision/recall/F1 and a confusion matrix.
+
+    The split fractions and seed come from --config, else from the run's config.json beside
+    the model (so "test" is the split its training held out), else ./config.json.
+    """
     from flowers_mobile.evaluation import evaluate as run_evaluation
     from flowers_mobile.evaluation import format_report
 
-    cfg = get_config(config, set_)
+    # The run's own config.json (beside the model) by default: then "test" is the split that
+    # training held out (same fractions and seed).
+    run_config = model.parent / "config.json"
+    cfg = get_config(config if config is not None or not run_config.is_file() else run_config, set_)
     out_dir = out if out is not None else model.parent / f"eval-{split}"
     metrics = run_evaluation(model, data, cfg, split=split, out_dir=out_dir)
     if json_out:

@@ -5,7 +5,11 @@ its Keras model computes (Core ML itself only runs on Apple platforms).
     result = CoreMLExecutor("Flowers.mlpackage").predict(pixels)  # uint8 (N, H, W, 3)
 """
 
-from flowers_mobile.coreml_exec.executor import CoreMLExecutor, Prediction
-from flowers_mobile.coreml_exec.ops import OPS
+from flowers_mobile._coremltools import quiet_coremltools
+
+quiet_coremltools()  # the executor reads coremltools' protobuf classes; keep its import quiet
+
+from flowers_mobile.coreml_exec.executor import CoreMLExecutor, Prediction  # noqa: E402
+from flowers_mobile.coreml_exec.ops import OPS  # noqa: E402
 
 __all__ = ["OPS", "CoreMLExecutor", "Prediction"]

@@ -3,9 +3,13 @@
 int8 calibration runs the float model once per representative image on one core; on a
 2-core machine a second process calibrates while the parent writes the other targets.
 
-    python -m flowers_mobile.export._convert_worker GRAPH.pb INPUT OUTPUT PRECISION REPR.npy|- OUT.tflite
+    python -m flowers_mobile.export._convert_worker
 
-Exit 0 with OUT.tflite written, or exit 1 with the reason as the last line on stderr.
+It imports TensorFlow first, then reads one JSON job from stdin:
+    {"graph": GRAPH.pb, "input": "image:0", "output": "Identity:0", "precision": "int8",
+     "representative": REPR.npy or null, "out": OUT.tflite}
+Exit 0 with OUT.tflite written (or with no job: stdin closed empty), or exit 1 with the
+reason as the last line on stderr.
 """
 
 from __future__ import annotations
@@ -14,22 +18,30 @@ import os
 import sys
 
 
-def main(argv: list[str]) -> int:
-    graph_path, input_name, output_name, precision, repr_path, out_path = argv
+def main() -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
+        # Imports first: they overlap with the parent loading and freezing the model.
+        import json
+
         import numpy as np
         import tensorflow as tf
 
         from flowers_mobile.export.tflite import OUTPUT_NAME, convert_tflite
 
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0  # the parent closed without a job (it failed or needed none)
+        job = json.loads(line)
+        graph_path, input_name, output_name = job["graph"], job["input"], job["output"]
+        precision, repr_path, out_path = job["precision"], job["representative"], job["out"]
         graph_def = tf.compat.v1.GraphDef()
         with open(graph_path, "rb") as fh:
             graph_def.ParseFromString(fh.read())
         wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
         function = wrapped.prune(wrapped.graph.get_tensor_by_name(input_name),
                                  {OUTPUT_NAME: wrapped.graph.get_tensor_by_name(output_name)})
-        representative = None if repr_path == "-" else np.load(repr_path)
+        representative = None if repr_path is None else np.load(repr_path)
         flatbuffer = convert_tflite(function, precision, representative)
         tmp = out_path + ".part"
         with open(tmp, "wb") as fh:
@@ -43,4 +55,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

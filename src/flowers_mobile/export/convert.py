@@ -223,51 +223,62 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, {"model": model_path, "labels file": labels_file, "data folder": data_path})
 
-    with _Steps(progress) as steps:
-        # 2. The model, once.
-        with steps.step(f"load {model_path.name}"):
-            raw_model = keras_io.load_keras_model(model_path)
-            info = keras_io.validate_classifier(raw_model, where=str(model_path))
-            keras_io.check_labels_match(labels, info.num_classes, str(labels_file), str(model_path))
-            model = keras_io.wrap_normalization(raw_model, norm)
-        representative = None
-        if "int8" in precision_list:
-            assert dataset is not None
-            from flowers_mobile.export.tflite import representative_images
+    # int8 calibration is the long step: with other work to overlap, a second process does it, and
+    # it starts now so that its TensorFlow import overlaps with loading the model here.
+    background = None
+    if "int8" in precision_list and (len(precision_list) > 1 or len(target_list) > 1):
+        from flowers_mobile.export.tflite import BackgroundConversion
 
-            with steps.step(f"read {min(cfg.export.representative_size, len(dataset.train))} calibration images"):
-                representative = representative_images(dataset, cfg.export.representative_size, cfg.data.seed,
-                                                        info.input_size)
-        source_sha = sha256_file(model_path)
-        # 3. Everything into a temp folder that replaces out_dir at the end.
-        with atomic_dir(out_dir) as tmp:
-            labels_out = write_labels(tmp / LABELS_NAME, labels)
-            labels_sha = sha256_file(labels_out)
-            artifacts: list[Artifact] = []
-            if "tflite" in target_list:
-                work = [t for t in target_list if t != "tflite"]
-                artifacts += _tflite_artifacts(model, info, labels, precision_list, representative, cfg, tmp,
-                                               steps, other_work=None if not work else lambda: _other_targets(
-                                                   work, model, info, labels, cfg, tmp, steps, export_coreml,
-                                                   source_sha, labels_sha, coreml_precision, coreml_compression))
-            else:
-                artifacts += _other_targets(target_list, model, info, labels, cfg, tmp, steps, export_coreml,
-                                            source_sha, labels_sha, coreml_precision, coreml_compression)
-            with steps.step("manifest"):
-                export_config = {
-                    **asdict(cfg.export),
-                    "targets": target_list,
-                    "tflite_precisions": precision_list,
-                    "normalize": norm.describe() if norm else "none",
-                    "softmax_check": info.softmax_check,
-                    "representative_images": 0 if representative is None else len(representative),
-                    "data_dir": None if data_path is None else str(data_path),
-                }
-                manifest = new_manifest(model_name=cfg.export.model_name, source_model=model_path,
-                                        labels_file=labels_out, labels=labels,
-                                        artifacts=artifacts, config=export_config)
-                write_manifest(tmp, manifest)
-            _readable(tmp)
+        background = BackgroundConversion()
+    try:
+        with _Steps(progress) as steps:
+            # 2. The model, once.
+            with steps.step(f"load {model_path.name}"):
+                raw_model = keras_io.load_keras_model(model_path)
+                info = keras_io.validate_classifier(raw_model, where=str(model_path))
+                keras_io.check_labels_match(labels, info.num_classes, str(labels_file), str(model_path))
+                model = keras_io.wrap_normalization(raw_model, norm)
+            representative = None
+            if "int8" in precision_list:
+                assert dataset is not None
+                from flowers_mobile.export.tflite import representative_images
+
+                with steps.step(f"read {min(cfg.export.representative_size, len(dataset.train))} calibration images"):
+                    representative = representative_images(dataset, cfg.export.representative_size, cfg.data.seed,
+                                                            info.input_size)
+            source_sha = sha256_file(model_path)
+            # 3. Everything into a temp folder that replaces out_dir at the end.
+            with atomic_dir(out_dir) as tmp:
+                labels_out = write_labels(tmp / LABELS_NAME, labels)
+                labels_sha = sha256_file(labels_out)
+                artifacts: list[Artifact] = []
+                if "tflite" in target_list:
+                    work = [t for t in target_list if t != "tflite"]
+                    artifacts += _tflite_artifacts(model, info, labels, precision_list, representative, cfg, tmp,
+                                                   steps, background, other_work=None if not work else lambda: _other_targets(
+                                                       work, model, info, labels, cfg, tmp, steps, export_coreml,
+                                                       source_sha, labels_sha, coreml_precision, coreml_compression))
+                else:
+                    artifacts += _other_targets(target_list, model, info, labels, cfg, tmp, steps, export_coreml,
+                                                source_sha, labels_sha, coreml_precision, coreml_compression)
+                with steps.step("manifest"):
+                    export_config = {
+                        **asdict(cfg.export),
+                        "targets": target_list,
+                        "tflite_precisions": precision_list,
+                        "normalize": norm.describe() if norm else "none",
+                        "softmax_check": info.softmax_check,
+                        "representative_images": 0 if representative is None else len(representative),
+                        "data_dir": None if data_path is None else str(data_path),
+                    }
+                    manifest = new_manifest(model_name=cfg.export.model_name, source_model=model_path,
+                                            labels_file=labels_out, labels=labels,
+                                            artifacts=artifacts, config=export_config)
+                    write_manifest(tmp, manifest)
+                _readable(tmp)
+    finally:
+        if background is not None:
+            background.cancel()
     manifest["timings_s"] = steps.seconds  # returned for reports; not part of the written contract
     return manifest
 
@@ -283,19 +294,20 @@ def _readable(folder: Path) -> None:
 
 
 def _tflite_artifacts(model: Any, info: Any, labels: list[str], precisions: list[str], representative: Any,
-                      cfg: Config, tmp: Path, steps: _Steps, other_work: Any | None) -> list[Artifact]:
-    """Every TFLite precision, with metadata, plus flowers.tflite; `other_work()` runs meanwhile."""
+                      cfg: Config, tmp: Path, steps: _Steps, background: Any | None,
+                      other_work: Any | None) -> list[Artifact]:
+    """Every TFLite precision, with metadata, plus flowers.tflite; `other_work()` runs meanwhile,
+    and int8 in the `background` process when one is given."""
     from flowers_mobile.export import tflite
     from flowers_mobile.export.metadata import add_metadata, verify_metadata
 
     with steps.step("trace and freeze the model"):
         function = tflite.frozen_function(model, info.input_size)
-    background = None
     scratch = tmp / ".work"  # inside the temp export: removed with it whatever happens
     others: list[Artifact] = []
     try:
-        if "int8" in precisions and (len(precisions) > 1 or other_work is not None):
-            background = tflite.BackgroundConversion(function, "int8", representative, scratch)
+        if background is not None:
+            background.submit(function, "int8", representative, scratch)
             int8_handle = steps.start(f"int8: calibrate on {len(representative)} images (second process)")
         flatbuffers: dict[str, bytes] = {}
         for precision in precisions:
@@ -308,8 +320,6 @@ def _tflite_artifacts(model: Any, info: Any, labels: list[str], precisions: list
             flatbuffers["int8"] = background.result()
             steps.finish(int8_handle)
     finally:
-        if background is not None:
-            background.cancel()
         shutil.rmtree(scratch, ignore_errors=True)
     artifacts: dict[str, Artifact] = {}
     with steps.step("TFLite metadata (written and read back)"):

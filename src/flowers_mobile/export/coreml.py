@@ -35,11 +35,14 @@ from typing import Any
 
 import numpy as np
 
+from flowers_mobile._coremltools import quiet_coremltools
 from flowers_mobile.config import ExportConfig
 from flowers_mobile.errors import UserError
 from flowers_mobile.export.manifest import Artifact, describe_artifact
 from flowers_mobile.fsutil import atomic_path
 from flowers_mobile.labels import validate_labels
+
+quiet_coremltools()  # coremltools is imported lazily below; its known import noise stays out
 
 PACKAGE_STEM = "Flowers"
 DEFAULT_PACKAGE = f"{PACKAGE_STEM}.mlpackage"
@@ -178,7 +181,9 @@ def classifier_shape(model: Any) -> tuple[tuple[int, int], int]:
 
 
 def _target(name: str) -> Any:
-    import coremltools as ct
+    from flowers_mobile._coremltools import import_coremltools
+
+    ct = import_coremltools()
 
     return getattr(ct.target, name)
 
@@ -195,7 +200,9 @@ def _with_input_name(model: Any, name: str) -> Any:
 
 def _to_mil(model: Any, size: tuple[int, int], target_name: str) -> Any:
     """The Keras model as a float32 MIL program with an RGB ImageType input (scale 1, bias 0)."""
-    import coremltools as ct
+    from flowers_mobile._coremltools import import_coremltools
+
+    ct = import_coremltools()
 
     height, width = size
     image = ct.ImageType(name=INPUT_NAME, shape=(1, height, width, 3), color_layout=ct.colorlayout.RGB,
@@ -211,7 +218,9 @@ def _to_mil(model: Any, size: tuple[int, int], target_name: str) -> Any:
 
 def _mil_to_package(program: Any, precision: str, labels: list[str], target_name: str) -> Any:
     """A copy of the MIL program as an ML Program MLModel at `precision`, with the classifier."""
-    import coremltools as ct
+    from flowers_mobile._coremltools import import_coremltools
+
+    ct = import_coremltools()
 
     compute = ct.precision.FLOAT16 if precision == "float16" else ct.precision.FLOAT32
     try:
@@ -227,6 +236,9 @@ def compress(mlmodel: Any, variant: str) -> Any:
 
     Weights of fewer than 2048 elements stay as they are (coremltools' default threshold).
     """
+    from flowers_mobile._coremltools import import_coremltools
+
+    import_coremltools()
     import coremltools.optimize.coreml as cto
 
     if variant == "linear8":

@@ -230,56 +230,81 @@ def check_data_classes(data_classes: list[str], labels: list[str], where: str) -
 
 
 class BackgroundConversion:
-    """One `convert_tflite` call in a child process, started now, collected with `result()`.
+    """One `convert_tflite` call in a child process, for work that overlaps with this one's.
 
-    The frozen graph and the images go to `workdir` as files; the child imports TensorFlow,
-    rebuilds the function from the GraphDef (the same graph, so the same bytes as converting
-    in-process) and writes the flatbuffer. The child dies with this process (Linux), and
-    `cancel()` ends it, so a failed or interrupted convert leaves no converter running.
+    The child starts at once and imports TensorFlow while this process loads and freezes the
+    model; `submit` then hands it the frozen GraphDef and the images as files. It rebuilds the
+    function from the GraphDef (the same graph: the same bytes as converting in-process) and
+    writes the flatbuffer. The child dies with this process (Linux), and `cancel()` ends it, so
+    a failed or interrupted convert leaves no converter running.
+
+        job = BackgroundConversion()          # early: the import overlaps with other work
+        ...
+        job.submit(function, "int8", images, workdir)
+        ...                                    # other conversions
+        flatbuffer = job.result()
     """
 
-    def __init__(self, function: Any, precision: str, representative: np.ndarray | None,
-                 workdir: str | os.PathLike[str]) -> None:
+    def __init__(self) -> None:
         import subprocess
         import sys
+        import tempfile
+
+        env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        self.precision: str | None = None
+        self._out: Path | None = None
+        # Anonymous file, closed in result()/cancel(): nothing is left on disk even after a kill.
+        self._stderr = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "flowers_mobile.export._convert_worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr, env=env,
+            preexec_fn=_die_with_parent)
+
+    def submit(self, function: Any, precision: str, representative: np.ndarray | None,
+               workdir: str | os.PathLike[str]) -> None:
+        """Give the waiting child its job: files in `workdir`, the job on its stdin."""
+        import json
 
         self.precision = precision_name(precision)
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         graph_path = workdir / f"{self.precision}.graph.pb"
         graph_path.write_bytes(function.graph.as_graph_def().SerializeToString())
-        repr_arg = "-"
+        repr_path = None
         if representative is not None:
             repr_path = workdir / f"{self.precision}.representative.npy"
             np.save(repr_path, np.asarray(representative))
-            repr_arg = str(repr_path)
         self._out = workdir / f"{self.precision}.tflite"
-        self._stderr_path = workdir / f"{self.precision}.stderr.txt"
-        env = dict(os.environ)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        with open(self._stderr_path, "w") as stderr:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "flowers_mobile.export._convert_worker", str(graph_path),
-                 function.inputs[0].name, function.outputs[0].name, self.precision, repr_arg, str(self._out)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-                preexec_fn=_die_with_parent)
-
-    def done(self) -> bool:
-        return self._proc.poll() is not None
+        job = {"graph": str(graph_path), "input": function.inputs[0].name, "output": function.outputs[0].name,
+               "precision": self.precision, "representative": None if repr_path is None else str(repr_path),
+               "out": str(self._out)}
+        assert self._proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # the child already failed: result() reports why
+            self._proc.stdin.write((json.dumps(job) + "\n").encode("utf-8"))
+            self._proc.stdin.close()
 
     def result(self) -> bytes:
         """Wait for the child; its flatbuffer, or RuntimeError with the child's last stderr line."""
         code = self._proc.wait()
-        if code != 0 or not self._out.is_file():
-            lines = self._stderr_path.read_text(errors="replace").strip().splitlines()
+        if code != 0 or self._out is None or not self._out.is_file():
+            self._stderr.seek(0)
+            lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+            self._stderr.close()
             raise RuntimeError(f"{self.precision} conversion failed in its worker process (exit {code}): "
                                f"{lines[-1] if lines else 'no message'}")
+        self._stderr.close()
         return self._out.read_bytes()
 
     def cancel(self) -> None:
+        """End the child if it still runs (no-op after `result`)."""
         if self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
+        if self._proc.stdin and not self._proc.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                self._proc.stdin.close()
+        self._stderr.close()
 
 
 def _die_with_parent() -> None:

@@ -14,8 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from flowers_mobile._coremltools import quiet_coremltools
 from flowers_mobile.errors import UserError
 from flowers_mobile.runtimes.base import Predictor, register_runtime
+
+quiet_coremltools()  # coremltools is imported lazily below; its known import noise stays out
 
 UNAVAILABLE_OFF_MACOS = "Core ML runtime needs macOS; use --runtime coreml_executor"
 #: Images per MLModel.predict call (it takes a list of feature dicts).
@@ -49,7 +52,9 @@ class CoreMLPredictor(Predictor):
         reason = coreml_available()
         if reason is not None:
             raise UserError(reason)
-        import coremltools as ct
+        from flowers_mobile._coremltools import import_coremltools
+
+        ct = import_coremltools()
 
         from flowers_mobile.coreml_exec.image import image_input_from_spec
         from flowers_mobile.coreml_exec.package import classifier_labels, read_package

@@ -190,6 +190,8 @@ def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: b
     if not resume and backup.exists():
         rep.note(f"starting over: removing the interrupted run's state in {backup} (use --resume to continue it)")
         shutil.rmtree(backup)
+    if not resume and (out_dir / "logs").is_dir():
+        shutil.rmtree(out_dir / "logs")  # a new run's curves, not mixed with an old run's
     backup.mkdir(parents=True, exist_ok=True)
     atomic_write_json(backup / META, {"labels": classes, "config": cfg.to_dict(), "data": str(dataset.root)})
 
