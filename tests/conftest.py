@@ -51,3 +51,9 @@ def export_dir(trained_run_dir, synth_data_dir, tmp_path_factory):
     convert(trained_run_dir / "model.keras", out, cfg, targets=("all",), data_dir=synth_data_dir,
             coreml_compression=["linear8", "palette6", "palette4"], progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def trained_and_exported(trained_run_dir, export_dir):
+    """(run folder with model.keras + labels.txt, its `convert --target all` export folder)."""
+    return trained_run_dir, export_dir

@@ -1,11 +1,5 @@
-"""The run folder and export folder the parity / predict / benchmark tests work on.
-
-`run_and_export` returns conftest's shared session fixtures (`trained_run_dir`,
-`export_dir`) when they exist. Until then it uses stand-ins: the convert tests' small trained
-model (tests/convert_fixtures.py) and `convert --target all` of it, written into fixed folders
-under the session's base temp folder and reused when complete, so the test modules share one
-build.
-"""
+"""Helpers of the parity / predict / benchmark tests, which work on conftest's
+`trained_and_exported` (the suite's trained model and its `convert --target all`)."""
 
 from __future__ import annotations
 
@@ -13,20 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-
-def build_full_export(out: Path, run_dir: Path, data_dir: Path) -> Path:
-    """`convert --target all` of `run_dir/model.keras`: every TFLite precision, Core ML (float16 and
-    the three weight-compressed variants), SavedModel."""
-    if (out / "manifest.json").is_file():
-        return out
-    from flowers_mobile.config import Config
-    from flowers_mobile.export.convert import convert
-
-    cfg = Config().with_overrides(["export.representative_size=100",
-                                   'export.coreml_compression=["linear8", "palette6", "palette4"]'])
-    convert(run_dir / "model.keras", out, cfg, targets=("all",), data_dir=data_dir, progress=False)
-    return out
 
 
 def sub_export(src: Path, dst: Path, files: list[str]) -> Path:
@@ -42,13 +22,10 @@ def sub_export(src: Path, dst: Path, files: list[str]) -> Path:
     return dst
 
 
-def run_and_export(request, tmp_path_factory, synth_data_dir: Path) -> tuple[Path, Path]:
-    """(run folder with model.keras + labels.txt, its `convert --target all` export folder)."""
-    try:
-        return request.getfixturevalue("trained_run_dir"), request.getfixturevalue("export_dir")
-    except pytest.FixtureLookupError:
-        from tests.convert_fixtures import build_trained_run
+def cli_exit(argv: list[str]) -> int:
+    """Run the CLI in this process; its exit code."""
+    from flowers_mobile.cli import main
 
-        base = tmp_path_factory.getbasetemp()
-        run = build_trained_run(base / "convert_run", synth_data_dir)  # the convert tests' run, shared
-        return run, build_full_export(base / "runtime_full_export", run, synth_data_dir)
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    return exc.value.code

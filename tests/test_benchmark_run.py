@@ -4,25 +4,13 @@ written; a tampered artifact or a missing manifest is exit 2."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from flowers_mobile.benchmark import count_flops
-from flowers_mobile.cli import main
-from tests.runtime_fixtures import run_and_export, sub_export
-
-
-@pytest.fixture(scope="module")
-def trained_and_exported(request, tmp_path_factory, synth_data_dir) -> tuple[Path, Path]:
-    return run_and_export(request, tmp_path_factory, synth_data_dir)
-
-
-def _cli(argv: list[str]) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    return exc.value.code
+from tests.runtime_fixtures import cli_exit as _cli
+from tests.runtime_fixtures import sub_export
 
 
 @pytest.mark.slow

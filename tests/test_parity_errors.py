@@ -11,22 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flowers_mobile.cli import main
 from flowers_mobile.config import Config, ParityConfig
 from flowers_mobile.data.sources import load_dataset, stratified_sample
 from flowers_mobile.parity import compare, limits_for, run_parity, runtimes_for
-from tests.runtime_fixtures import run_and_export, sub_export
-
-
-@pytest.fixture(scope="module")
-def trained_and_exported(request, tmp_path_factory, synth_data_dir) -> tuple[Path, Path]:
-    return run_and_export(request, tmp_path_factory, synth_data_dir)
-
-
-def _cli(argv: list[str]) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    return exc.value.code
+from tests.runtime_fixtures import cli_exit as _cli
+from tests.runtime_fixtures import sub_export
 
 
 def _parity_args(model: Path, exports: Path, data: Path) -> list[str]:

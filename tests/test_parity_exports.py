@@ -4,21 +4,15 @@ like Keras on held-out images through every runtime; a planted weight change is 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from flowers_mobile.cli import main
 from flowers_mobile.export.manifest import describe_artifact
-from tests.runtime_fixtures import run_and_export, sub_export
+from tests.runtime_fixtures import sub_export
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def trained_and_exported(request, tmp_path_factory, synth_data_dir) -> tuple[Path, Path]:
-    return run_and_export(request, tmp_path_factory, synth_data_dir)
 
 
 def test_every_export_passes_parity(trained_and_exported, synth_data_dir, tmp_path, capsys):

@@ -5,25 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
-from flowers_mobile.cli import main
 from flowers_mobile.data.sources import load_dataset
 from flowers_mobile.predict import predict_images
-from tests.runtime_fixtures import run_and_export
-
-
-@pytest.fixture(scope="module")
-def trained_and_exported(request, tmp_path_factory, synth_data_dir) -> tuple[Path, Path]:
-    return run_and_export(request, tmp_path_factory, synth_data_dir)
-
-
-def _cli(argv: list[str]) -> int:
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    return exc.value.code
+from tests.runtime_fixtures import cli_exit as _cli
 
 
 @pytest.mark.slow

@@ -13,7 +13,6 @@ from flowers_mobile.config import ExportConfig
 from flowers_mobile.export.manifest import verify_manifest
 from flowers_mobile.fsutil import sha256_file
 from flowers_mobile.labels import read_labels
-from tests.convert_fixtures import build_export, sample_test_images, shared_or_built_run
 
 pytestmark = pytest.mark.slow
 
@@ -21,13 +20,9 @@ PRECISIONS = ("int8", "float16", "dynamic", "float32")
 
 
 @pytest.fixture(scope="module")
-def run_dir(request, tmp_path_factory, synth_data_dir):
-    return shared_or_built_run(request, tmp_path_factory, synth_data_dir)
-
-
-@pytest.fixture(scope="module")
-def export_dir(run_dir, tmp_path_factory, synth_data_dir):
-    return build_export(tmp_path_factory.getbasetemp() / "convert_export", run_dir, synth_data_dir)
+def run_dir(trained_run_dir):
+    """The suite's trained model; `export_dir` (conftest) is its `convert --target all`."""
+    return trained_run_dir
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +35,12 @@ def images_and_reference(run_dir, synth_data_dir):
     """Test-split images at the model's size and the Keras model's probabilities for them."""
     import keras
 
+    from flowers_mobile.data.pipeline import load_arrays
+    from flowers_mobile.data.sources import load_dataset, stratified_sample
+
     model = keras.saving.load_model(run_dir / "model.keras", compile=False)
     size = model.inputs[0].shape[1]
-    images, _ = sample_test_images(synth_data_dir, 40)
-    if images.shape[1] != size:  # a shared model of another size
-        from flowers_mobile.data.pipeline import load_arrays
-        from flowers_mobile.data.sources import load_dataset, stratified_sample
-
-        images, _ = load_arrays(stratified_sample(load_dataset(synth_data_dir).test, 40, seed=1), size)
+    images, _ = load_arrays(stratified_sample(load_dataset(synth_data_dir).test, 40, seed=1), size)
     return images, np.asarray(model(images.astype(np.float32), training=False))
 
 
@@ -181,7 +174,9 @@ def test_saved_model_serves_raw_pixels_under_serving_default(export_dir, labels,
 def test_manifest_describes_every_file_with_its_sha256(export_dir, run_dir, labels):
     manifest = verify_manifest(export_dir)  # raises on any missing or changed file
     files = {a["file"]: a for a in manifest["artifacts"]}
-    assert set(files) == {"flowers.tflite", *(f"flowers_{p}.tflite" for p in PRECISIONS), "saved_model"}
+    tflite_and_tf = {"flowers.tflite", *(f"flowers_{p}.tflite" for p in PRECISIONS), "saved_model"}
+    assert tflite_and_tf <= set(files)
+    assert all(name in tflite_and_tf or name.endswith(".mlpackage") for name in files)  # --target all
     assert sorted(p.name for p in export_dir.iterdir()) == sorted([*files, "labels.txt", "manifest.json"])
     for name, art in files.items():
         if name.endswith(".tflite"):

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from flowers_mobile.commands.common import console, err_console
+from flowers_mobile.commands.common import console, err_console, table_console
 from flowers_mobile.errors import UserError
 
 
@@ -83,7 +82,7 @@ def benchmark(
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
     # Piped output (make demo, CI logs) is not width-limited: one line per artifact.
-    out = console if console.is_terminal else Console(width=200, highlight=False)
+    out = table_console()
     out.print(render_table(report))
     ratio = report.int8_size_ratio()
     if ratio is not None:

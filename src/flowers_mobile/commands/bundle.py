@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flowers_mobile.commands.common import console
+from flowers_mobile.commands.common import console, table_console
 
 
 def register(app: typer.Typer) -> None:
@@ -32,5 +32,5 @@ def register(app: typer.Typer) -> None:
         table.add_column("into", overflow="fold")
         for p in placed:
             table.add_row(p.platform, p.dest.name, f"{p.bytes:,}", p.sha256[:12], str(p.dest.parent))
-        console.print(table)
+        table_console().print(table)
         console.print("rebuild the app to pick up the new model")

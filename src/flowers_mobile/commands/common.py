@@ -21,5 +21,11 @@ console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+def table_console() -> Console:
+    """Where result tables go: the terminal, or, when piped (make demo, CI logs), a console wide
+    enough that a table keeps one line per row instead of truncating cells to fit 80 columns."""
+    return console if console.is_terminal else Console(width=200, highlight=False)
+
+
 def get_config(config: Path | None, overrides: list[str] | None) -> Config:
     return load_config(config, overrides)

@@ -10,7 +10,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from flowers_mobile.commands.common import ConfigOpt, SetOpt, console, get_config
+from flowers_mobile.commands.common import ConfigOpt, SetOpt, get_config, table_console
 
 
 def register(app: typer.Typer) -> None:
@@ -39,7 +39,7 @@ def convert(
     manifest = run_convert(model, out, cfg, labels_path=labels, targets=target or ["tflite"], precisions=quantize,
                            data_dir=data, normalize=normalize, coreml_precision=coreml_precision,
                            coreml_compression=coreml_compress, progress=progress)
-    console.print(artifact_table(manifest, out, time.perf_counter() - started))
+    table_console().print(artifact_table(manifest, out, time.perf_counter() - started))
 
 
 def _size(n: int) -> str:

@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from flowers_mobile.commands.common import ConfigOpt, SetOpt, console, get_config
+from flowers_mobile.commands.common import ConfigOpt, SetOpt, console, get_config, table_console
 from flowers_mobile.errors import CheckFailed, UserError
 
 data_app = typer.Typer(help="Datasets: generate the offline synthetic one, fetch the public ones, check a folder.",
@@ -96,7 +96,7 @@ def check(
             for f in report.findings:
                 style = "red" if f.severity == "error" else "yellow"
                 table.add_row(f"[{style}]{f.severity}[/]", f.code, f.path, f.message)
-            console.print(table)
+            table_console().print(table)
         console.print(f"{report.layout}, {len(report.classes)} classes, {report.images} usable images of "
                       f"{report.files} files: {len(report.errors)} error(s), {len(report.warnings)} warning(s)")
     if report.errors:

@@ -6,11 +6,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from flowers_mobile.commands.common import ConfigOpt, SetOpt, console, err_console, get_config
+from flowers_mobile.commands.common import (
+    ConfigOpt,
+    SetOpt,
+    console,
+    err_console,
+    get_config,
+    table_console,
+)
 from flowers_mobile.errors import CheckFailed, UserError
 
 
@@ -48,7 +54,7 @@ def parity(
         report = run_parity(model, exports, data, cfg, max_images=max_images, runtimes=_parse_runtimes(runtime),
                             progress=lambda msg: status.update(f"parity: {escape(msg)}"))
     # Piped output (make demo, CI logs) is not width-limited: keep the table on one line per export.
-    out = console if console.is_terminal else Console(width=150, highlight=False)
+    out = table_console()
     table = Table(title=f"parity: {report.images} {report.split} images, Keras accuracy "
                         f"{_pct(report.keras_accuracy)}")
     for col in ("export", "runtime", "precision", "top-1 agree", "top-5 agree", "max |Δp|", "mean |Δp|",

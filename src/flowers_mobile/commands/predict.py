@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from flowers_mobile.commands.common import console, err_console
+from flowers_mobile.commands.common import err_console, table_console
 
 
 def predict(
@@ -44,7 +43,7 @@ def predict(
             row.append(", ".join(f"{lab} {prob:.3f}" for lab, prob in p.top))
         table.add_row(*row)
     # Piped output is not width-limited: one line per image, paths unbroken.
-    (console if console.is_terminal else Console(width=200, highlight=False)).print(table)
+    table_console().print(table)
     for s in result.skipped:
         err_console.print(f"[yellow]skipped[/] {escape(s['error'])}", soft_wrap=True)  # names the file
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flowers_mobile.commands.common import ConfigOpt, SetOpt, console, get_config
+from flowers_mobile.commands.common import ConfigOpt, SetOpt, get_config, table_console
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +28,7 @@ def train(
 
     cfg = get_config(config, set_)
     result = run_training(data, out, cfg, resume=resume, progress=progress)
-    console.print(summary_table(result))
+    table_console().print(summary_table(result))
 
 
 def summary_table(result) -> Table:
