@@ -70,6 +70,19 @@ def test_finetune_fraction_outside_0_1_is_refused(small_data, tmp_path, capsys, 
     assert not out.exists()
 
 
+def test_multi_worker_is_refused_before_anything_is_written(small_data, tmp_path, capsys, monkeypatch):
+    # Keras 3's fit fails under MultiWorkerMirroredStrategy (tried with two workers on 127.0.0.1):
+    # a clear refusal instead of a crash after the data is loaded.
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, '
+                                    '"task": {"type": "worker", "index": 0}}')
+    out = tmp_path / "run"
+    code, err = _run(capsys, "train", "--data", small_data, "--out", out, *TINY,
+                     "--set", "training.batch_size=4", "--set", "training.distribute=multi_worker")
+    assert code == 2
+    _one_line_error(err, "multi_worker", "keras-team/keras#20585", "training.distribute=mirrored")
+    assert not out.exists()
+
+
 def test_library_train_revalidates_a_config_built_in_code(small_data, tmp_path):
     cfg = Config(training=TrainingConfig(finetune_fraction=1.5))
     with pytest.raises(UserError, match="finetune_fraction"):

@@ -3,17 +3,15 @@
 - ``none``: the default strategy (one device).
 - ``mirrored``: synchronous data parallelism over this machine's GPUs, or over its logical CPU
   devices when there is no GPU (that is how the tests run it on 2 cores).
-- ``multi_worker``: MultiWorkerMirroredStrategy over the cluster in ``TF_CONFIG``; every worker
-  trains, only the chief writes the run folder.
+- ``multi_worker``: MultiWorkerMirroredStrategy over the cluster in ``TF_CONFIG`` is refused
+  with a clear error: Keras 3's ``fit`` fails under it (keras-team/keras#20585). ``is_chief``
+  keeps the chief-only writing rule for when it can run.
 
 Mixed float16 only pays on a GPU (CPUs compute float16 slower than float32), so "auto" turns it
 on only when TensorFlow sees one.
 """
 
 from __future__ import annotations
-
-import json
-import os
 
 from flowers_mobile.errors import UserError
 
@@ -33,15 +31,13 @@ def make_strategy(kind: str):
         return tf.distribute.MirroredStrategy(devices=cpus,
                                               cross_device_ops=tf.distribute.ReductionToOneDevice())
     if kind == "multi_worker":
-        if not os.environ.get("TF_CONFIG"):
-            raise UserError("training.distribute = multi_worker needs the TF_CONFIG environment variable",
-                            hint='set TF_CONFIG to {"cluster": {"worker": [...]}, "task": {"type": "worker", '
-                                 '"index": N}} on every worker, or use distribute=mirrored on one machine')
-        try:
-            json.loads(os.environ["TF_CONFIG"])
-        except json.JSONDecodeError as exc:
-            raise UserError(f"TF_CONFIG is not valid JSON ({exc.msg})") from exc
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        # Tried with two workers on 127.0.0.1 (see tests/test_training_multi_worker.py): Keras 3's
+        # fit all-reduces one input batch to build the model, and then its metric reductions, in
+        # ways MultiWorkerMirroredStrategy rejects (keras-team/keras#20585, tensorflow#72388). A run
+        # that crashes after loading the data helps nobody: refuse before anything is written.
+        raise UserError("training.distribute = multi_worker cannot train with Keras 3's model.fit on this stack "
+                        "(MultiWorkerMirroredStrategy fails inside fit: keras-team/keras#20585)",
+                        hint="use --set training.distribute=mirrored (every GPU or CPU of one machine)")
     raise UserError(f"training.distribute = {kind!r} is not one of none, mirrored, multi_worker")
 
 
