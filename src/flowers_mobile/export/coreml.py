@@ -201,6 +201,7 @@ def _with_input_name(model: Any, name: str) -> Any:
 def _to_mil(model: Any, size: tuple[int, int], target_name: str) -> Any:
     """The Keras model as a float32 MIL program with an RGB ImageType input (scale 1, bias 0)."""
     from flowers_mobile._coremltools import import_coremltools
+    from flowers_mobile.export.tflite import quiet_tf
 
     ct = import_coremltools()
 
@@ -209,9 +210,11 @@ def _to_mil(model: Any, size: tuple[int, int], target_name: str) -> Any:
                          scale=1.0, bias=[0.0, 0.0, 0.0], channel_first=False)
     try:
         # source= given: "auto" would freeze the whole TF graph once more just to detect it.
-        return ct.convert(_with_input_name(model, INPUT_NAME), source="tensorflow", convert_to="milinternal",
-                          inputs=[image], minimum_deployment_target=_target(target_name),
-                          compute_precision=ct.precision.FLOAT32)
+        # quiet_tf: the TF frontend runs grappler, whose native logs would land on the terminal.
+        with quiet_tf():
+            return ct.convert(_with_input_name(model, INPUT_NAME), source="tensorflow", convert_to="milinternal",
+                              inputs=[image], minimum_deployment_target=_target(target_name),
+                              compute_precision=ct.precision.FLOAT32)
     except Exception as exc:  # coremltools raises many types for graphs it cannot convert
         raise UserError(f"Core ML conversion failed: {_first_line(exc)}") from exc
 
