@@ -39,14 +39,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"float16": "Flowers.mlpackage", "float32": "Flowers_float32.mlpackage",
             "linear8": "Flowers_linear8.mlpackage", "palette6": "Flowers_palette6.mlpackage",
             "palette4": "Flowers_palette4.mlpackage"}
-#: (top-1 agreement with Keras at least, max abs probability difference at most). Agreement:
-#: parity's own limits (ParityConfig). Max difference: measured on the suite's trained model over
-#: its 600 images (linear8 1.1e-3, palette6 1.9e-2, palette4 8.0e-2; 100% top-1 agreement for
-#: all three), with room for other machines' float rounding.
+#: (top-1 agreement with Keras at least, mean abs probability difference at most). Agreement:
+#: parity's own limits (ParityConfig). Mean difference: measured on the suite's trained model over
+#: its 600 images in two trainings (linear8 2.6e-5 / 5.1e-5, palette6 1.1e-4 / 4.1e-4, palette4
+#: 8.9e-4 / 1.2e-3; 100% top-1 agreement for all three), with room for other trainings. The max
+#: difference is not held: one near-tie image decides it (palette4 0.08 in one training, 0.20 in
+#: the other, whose least confident image had a top probability of 0.52).
 _PC = ParityConfig()
-COMPRESSED_LIMITS = {"linear8": (_PC.linear8_min_top1_agreement, 0.01),
-                     "palette6": (_PC.palette6_min_top1_agreement, 0.05),
-                     "palette4": (_PC.palette4_min_top1_agreement, 0.2)}
+COMPRESSED_LIMITS = {"linear8": (_PC.linear8_min_top1_agreement, 5e-4),
+                     "palette6": (_PC.palette6_min_top1_agreement, 3e-3),
+                     "palette4": (_PC.palette4_min_top1_agreement, 1e-2)}
 
 
 @pytest.fixture(scope="module")
@@ -202,10 +204,13 @@ def test_float16_results_are_rounded_to_float16(results):
 
 @pytest.mark.parametrize("variant", list(COMPRESSED_LIMITS))
 def test_compressed_variants_stay_within_measured_limits(export, results, variant):
-    min_top1, max_abs = COMPRESSED_LIMITS[variant]
-    top1, max_diff = agreement(results[variant], export.reference)
+    min_top1, max_mean = COMPRESSED_LIMITS[variant]
+    top1, _ = agreement(results[variant], export.reference)
+    mean_diff = float(np.abs(results[variant] - export.reference).mean())
     assert top1 >= min_top1, f"{variant}: top-1 agreement {top1:.4f}"
-    assert max_diff <= max_abs, f"{variant}: max abs diff {max_diff:.4f}"
+    assert mean_diff <= max_mean, f"{variant}: mean abs diff {mean_diff:.2e}"
+    # Compression really changes the probabilities: far more than float32 rounding does.
+    assert mean_diff > 10 * float(np.abs(results["float32"] - export.reference).mean())
 
 
 def test_batched_and_single_image_runs_agree(export):
