@@ -122,16 +122,7 @@ public struct ExportManifest: Codable, Sendable, Equatable {
 
     /// Read `manifest.json` from disk.
     public static func read(_ url: URL) throws -> ExportManifest {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw FlowersCoreError.fileNotFound(path: url.path)
-        }
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw FlowersCoreError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
-        return try decode(data, path: url.path)
+        return try decode(readFileData(url), path: url.path)
     }
 
     /// A short reason from a DecodingError: which key, and what was wrong with it.

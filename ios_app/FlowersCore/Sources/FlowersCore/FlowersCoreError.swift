@@ -33,3 +33,15 @@ public enum FlowersCoreError: Error, Sendable, Equatable, LocalizedError, Custom
 
     public var errorDescription: String? { description }
 }
+
+/// The bytes of the file at `url`, or `.fileNotFound` / `.unreadable` naming it.
+func readFileData(_ url: URL) throws -> Data {
+    guard FileManager.default.fileExists(atPath: url.path) else {
+        throw FlowersCoreError.fileNotFound(path: url.path)
+    }
+    do {
+        return try Data(contentsOf: url)
+    } catch {
+        throw FlowersCoreError.unreadable(path: url.path, reason: error.localizedDescription)
+    }
+}

@@ -34,16 +34,7 @@ public enum LabelsFile {
 
     /// Read and validate a labels file from disk.
     public static func read(_ url: URL) throws -> [String] {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw FlowersCoreError.fileNotFound(path: url.path)
-        }
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)
-        } catch {
-            throw FlowersCoreError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
-        return try parse(data, path: url.path)
+        return try parse(readFileData(url), path: url.path)
     }
 
     /// Check a list of labels: not empty, no blank ones, no surrounding whitespace, unique.
