@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+import importlib.util
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -113,6 +114,18 @@ def register_runtime(name: str, formats: tuple[str, ...],
         return cls
 
     return wrap
+
+
+def requires_module(module: str, install: str) -> Callable[[], str | None]:
+    """An `available` check for `register_runtime`: None when `module` is importable, else the
+    pip line that installs it."""
+
+    def available() -> str | None:
+        if importlib.util.find_spec(module) is None:
+            return f"{install.split('==')[0]} is not installed (pip install {install})"
+        return None
+
+    return available
 
 
 def runtime_names() -> list[str]:

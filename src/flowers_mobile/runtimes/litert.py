@@ -8,23 +8,16 @@ and outputs are dequantized with the output tensor's. Labels come from the model
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from typing import Any
 
 import numpy as np
 
 from flowers_mobile.errors import UserError
-from flowers_mobile.runtimes.base import Predictor, register_runtime
+from flowers_mobile.runtimes.base import Predictor, register_runtime, requires_module
 
 
-def _available() -> str | None:
-    if importlib.util.find_spec("ai_edge_litert") is None:
-        return "ai-edge-litert is not installed (pip install ai-edge-litert==2.3.0)"
-    return None
-
-
-@register_runtime("litert", formats=("tflite",), available=_available)
+@register_runtime("litert", formats=("tflite",), available=requires_module("ai_edge_litert", "ai-edge-litert==2.3.0"))
 class LiteRTPredictor(Predictor):
     """A TFLite classifier: raw RGB 0..255 in, float32 probabilities out."""
 

@@ -9,7 +9,6 @@ names back to label order: a model whose metadata carries other labels fails lou
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -21,20 +20,19 @@ from typing import Any
 import numpy as np
 
 from flowers_mobile.errors import UserError
-from flowers_mobile.runtimes.base import Predictor, RuntimeUnavailable, register_runtime
+from flowers_mobile.runtimes.base import (
+    Predictor,
+    RuntimeUnavailable,
+    register_runtime,
+    requires_module,
+)
 
 WORKER = Path(__file__).with_name("_task_worker.py")
 #: Seconds to wait for the worker to build the classifier, and per image for a reply.
 START_TIMEOUT = 120.0
 
 
-def _available() -> str | None:
-    if importlib.util.find_spec("tensorflow_lite_support") is None:
-        return "tflite-support is not installed (pip install tflite-support==0.4.4)"
-    return None
-
-
-@register_runtime("task_library", formats=("tflite",), available=_available)
+@register_runtime("task_library", formats=("tflite",), available=requires_module("tensorflow_lite_support", "tflite-support==0.4.4"))
 class TaskLibraryPredictor(Predictor):
     """Runs a .tflite with metadata through the Task Library's ImageClassifier in a subprocess."""
 
