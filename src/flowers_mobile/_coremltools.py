@@ -1,16 +1,16 @@
-"""Import coremltools without its two known, harmless warnings.
+"""Keep coremltools' two known, harmless import warnings off the terminal.
 
 On Linux coremltools logs "Failed to load _MLModelProxy: No module named
 'coremltools.libcoremlpython'" (six times: the native runtime exists only on macOS, and this
 project runs packages with its own executor there), and with TensorFlow 2.19 "TensorFlow version
 2.19.1 has not been tested with coremltools" (STACK.md pins the pair that works). Only these
-two messages are dropped; every other coremltools warning still shows.
+two messages are dropped; every other coremltools warning still shows. Each module that imports
+coremltools calls `quiet_coremltools()` once at its own import.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 _KNOWN = ("Failed to load _ML", "has not been tested with coremltools")
 
@@ -27,10 +27,3 @@ def quiet_coremltools() -> None:
     if not any(isinstance(f, _DropKnownNoise) for f in logger.filters):
         logger.addFilter(_DropKnownNoise())
 
-
-def import_coremltools() -> Any:
-    """`import coremltools`, with the known import-time noise filtered out; returns the module."""
-    quiet_coremltools()
-    import coremltools
-
-    return coremltools

@@ -181,9 +181,7 @@ def classifier_shape(model: Any) -> tuple[tuple[int, int], int]:
 
 
 def _target(name: str) -> Any:
-    from flowers_mobile._coremltools import import_coremltools
-
-    ct = import_coremltools()
+    import coremltools as ct
 
     return getattr(ct.target, name)
 
@@ -200,10 +198,9 @@ def _with_input_name(model: Any, name: str) -> Any:
 
 def _to_mil(model: Any, size: tuple[int, int], target_name: str) -> Any:
     """The Keras model as a float32 MIL program with an RGB ImageType input (scale 1, bias 0)."""
-    from flowers_mobile._coremltools import import_coremltools
-    from flowers_mobile.export.tflite import quiet_tf
+    import coremltools as ct
 
-    ct = import_coremltools()
+    from flowers_mobile.export.tflite import quiet_tf
 
     height, width = size
     image = ct.ImageType(name=INPUT_NAME, shape=(1, height, width, 3), color_layout=ct.colorlayout.RGB,
@@ -221,9 +218,7 @@ def _to_mil(model: Any, size: tuple[int, int], target_name: str) -> Any:
 
 def _mil_to_package(program: Any, precision: str, labels: list[str], target_name: str) -> Any:
     """A copy of the MIL program as an ML Program MLModel at `precision`, with the classifier."""
-    from flowers_mobile._coremltools import import_coremltools
-
-    ct = import_coremltools()
+    import coremltools as ct
 
     compute = ct.precision.FLOAT16 if precision == "float16" else ct.precision.FLOAT32
     try:
@@ -239,9 +234,6 @@ def compress(mlmodel: Any, variant: str) -> Any:
 
     Weights of fewer than 2048 elements stay as they are (coremltools' default threshold).
     """
-    from flowers_mobile._coremltools import import_coremltools
-
-    import_coremltools()
     import coremltools.optimize.coreml as cto
 
     if variant == "linear8":

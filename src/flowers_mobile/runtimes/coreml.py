@@ -52,9 +52,7 @@ class CoreMLPredictor(Predictor):
         reason = coreml_available()
         if reason is not None:
             raise UserError(reason)
-        from flowers_mobile._coremltools import import_coremltools
-
-        ct = import_coremltools()
+        import coremltools as ct
 
         from flowers_mobile.coreml_exec.image import image_input_from_spec
         from flowers_mobile.coreml_exec.package import classifier_labels, read_package
