@@ -31,8 +31,6 @@ TINY_OVERRIDES = [
     "training.seed=42",
 ]
 
-_RUNS: dict[Path, Path] = {}
-
 
 def tiny_config():
     """The Config of the tiny run (defaults, then TINY_OVERRIDES; no config file is read)."""
@@ -45,17 +43,11 @@ def train_tiny(data_dir: Path, out_dir: Path) -> Path:
     """Train the tiny model on `data_dir` into `out_dir`; return the run folder.
 
     The run folder holds model.keras, labels.txt, config.json, metrics.json, history.json and the
-    plots. Trained once per process and data folder: a second call with the same `data_dir`
-    returns the first call's run folder (its `out_dir` is then left alone), so that conftest's
-    session fixture and the training tests share one training.
+    plots. conftest's session fixture `trained_run_dir` calls this once; tests use that fixture.
     """
     from flowers_mobile.training import train
 
-    key = Path(data_dir).resolve()
-    if key not in _RUNS or not (_RUNS[key] / "model.keras").is_file():
-        result = train(Path(data_dir), Path(out_dir), tiny_config(), progress=False)
-        _RUNS[key] = result.out_dir
-    return _RUNS[key]
+    return train(Path(data_dir), Path(out_dir), tiny_config(), progress=False).out_dir
 
 
 __all__ = ["TINY_OVERRIDES", "tiny_config", "train_tiny"]

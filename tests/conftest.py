@@ -34,12 +34,6 @@ def trained_run_dir(synth_data_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained_model_dir(trained_run_dir):
-    """Alias of `trained_run_dir` (the name the export tests ask for)."""
-    return trained_run_dir
-
-
-@pytest.fixture(scope="session")
 def export_dir(trained_run_dir, synth_data_dir, tmp_path_factory):
     """`convert --target all` of the shared model: every TFLite precision, Core ML (float16 plus the
     compressed variants), SavedModel, labels and manifest. Tests copy it before changing anything."""

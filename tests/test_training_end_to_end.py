@@ -12,14 +12,15 @@ from flowers_mobile.cli import main
 from flowers_mobile.config import load_config
 from flowers_mobile.evaluation import evaluate
 from flowers_mobile.labels import read_labels
-from tests._fixtures_training import tiny_config, train_tiny
+from tests._fixtures_training import tiny_config
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="session")
-def tiny_run(synth_data_dir, tmp_path_factory) -> Path:
-    return train_tiny(synth_data_dir, tmp_path_factory.mktemp("runs") / "tiny")
+def tiny_run(trained_run_dir) -> Path:
+    """The suite's one training run (conftest), trained with tests._fixtures_training's settings."""
+    return trained_run_dir
 
 
 @pytest.mark.slow
