@@ -31,5 +31,20 @@ PYCHECK
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
+# tflite-support 0.4.4 (2023, the last release) declares protobuf<4. That bound is stale for what
+# we use: its metadata writers run unchanged on protobuf 5 (upb), and its Task Library runs in a
+# subprocess that selects the pure-Python protobuf (runtimes/task_library.py). So it is installed
+# without its dependencies; pyproject.toml lists the others. `pip check` reports exactly this one
+# bound ("tflite-support 0.4.4 has requirement protobuf<4"): expected, see docs/stack.md.
+# Apple silicon has no wheel: there the metadata writers and the Task Library check are absent.
+if [ "$(uname -s)" != "Darwin" ] || [ "$(uname -m)" = "x86_64" ]; then
+  .venv/bin/python -m pip install -q --no-deps tflite-support==0.4.4
+fi
+.venv/bin/python - <<'PROTOCHECK'
+from google.protobuf.internal import api_implementation
+impl = api_implementation.Type()
+if impl != "upb":
+    raise SystemExit(f"setup: protobuf runs its '{impl}' implementation, expected 'upb' (compiled); reinstall with: .venv/bin/pip install -c constraints.txt -e .[dev]")
+PROTOCHECK
 touch .venv/.installed
 echo "setup: ready (.venv, $(.venv/bin/python --version))"

@@ -56,6 +56,11 @@ class TaskLibraryPredictor(Predictor):
     def _start(self) -> None:
         env = dict(os.environ)
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # tflite-support 0.4.4's generated _pb2 modules predate protobuf 4 and cannot be built by
+        # the compiled (upb) protobuf this project runs on ("Descriptors cannot be created
+        # directly"). The worker never imports TensorFlow, so the slow pure-Python parser costs
+        # nothing there: select it for this subprocess only.
+        env["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
         # stderr goes to a file: the native code's chatter must never fill a pipe nobody reads.
         self._stderr_path = Path(self._tmp.name) / "stderr.txt"
         with open(self._stderr_path, "w") as stderr:
