@@ -55,7 +55,7 @@ def test_benchmark_writes_json_and_chart_with_ratios_to_keras(trained_and_export
     # LiteRT loads a flatbuffer without TensorFlow: far less memory than Keras in its own process.
     assert entries["flowers_float32.tflite [litert]"]["peak_rss_mb"] < keras["peak_rss_mb"]
     assert report["flops"] > 0 and entries["flowers_float32.tflite [litert]"]["gflops_per_s"]["2"] > 0
-    # flowers.tflite is the int8 model: the size figure, int8 over float32.
+    # flowers.tflite is the int8 model: the README's size figure, int8 over float32.
     assert report["int8_float32_tflite_size_ratio"] == pytest.approx(
         entries["flowers.tflite [litert]"]["bytes"] / entries["flowers_float32.tflite [litert]"]["bytes"])
     assert report["int8_float32_tflite_size_ratio"] < 0.5

@@ -97,7 +97,7 @@ class BenchmarkReport:
                      and e.format == fmt and not e.error), None)
 
     def int8_size_ratio(self) -> float | None:
-        """int8 / float32 TFLite bytes (the issue's size figure), when both are in the export."""
+        """int8 / float32 TFLite bytes (the size figure the README quotes), when both are in the export."""
         int8 = self.find(precision="int8", runtime="litert")
         f32 = self.find(precision="float32", runtime="litert")
         return int8.bytes / f32.bytes if int8 and f32 else None

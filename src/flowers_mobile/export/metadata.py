@@ -4,7 +4,7 @@ Written with tflite-support's metadata writers: name, description, version, auth
 the input as an RGB image with normalization mean 0 / std 1 (the model takes raw pixels, float
 or uint8), and `labels.txt` packed into the model as the output's axis labels.
 
-Import rules (STACK.md): never `import tflite_support`; the writers are imported from
+Import rules (docs/stack.md): never `import tflite_support`; the writers are imported from
 `tensorflow_lite_support.metadata.python...` directly. Reading labels back (`embedded_labels`)
 uses only the flatbuffer schemas and `zipfile`, so runtimes can read them without TensorFlow.
 """

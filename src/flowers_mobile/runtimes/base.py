@@ -2,7 +2,7 @@
 
 Every runtime takes raw RGB pixels, 0..255, shape (N, H, W, 3) (uint8 or float32), and
 returns probabilities, float32 (N, classes), in label order. Preprocessing lives inside the
-models (see DESIGN.md), so no runtime normalizes anything.
+models (docs/artifact-contract.md), so no runtime normalizes anything.
 
 Runtimes register themselves by name with the file formats they open:
 
@@ -81,7 +81,7 @@ class Predictor(abc.ABC):
 _RUNTIMES: dict[str, dict[str, Any]] = {}
 
 # Runtimes live in modules imported only when needed: TensorFlow, LiteRT and coremltools are
-# heavy, and the Task Library must never share a process with TensorFlow (STACK.md).
+# heavy, and the Task Library must never share a process with TensorFlow (docs/stack.md).
 _LAZY_MODULES = {
     "keras": ("flowers_mobile.runtimes.keras_runtime", ("keras", "h5")),
     "saved_model": ("flowers_mobile.runtimes.saved_model", ("saved_model",)),

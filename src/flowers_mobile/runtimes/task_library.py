@@ -1,7 +1,7 @@
 """The Task Library runtime: tflite-support's ImageClassifier, the C++ classifier the Android app runs.
 
 It reads the labels and the input normalization from the model's metadata, so running it
-proves the metadata is right. Its pybind types clash with TensorFlow's (STACK.md), so it runs
+proves the metadata is right. Its pybind types clash with TensorFlow's (docs/stack.md), so it runs
 in a worker subprocess (`_task_worker.py`) where TensorFlow is never imported; this process
 sends image batches as .npy files and gets back a score per label name. The predictor maps the
 names back to label order: a model whose metadata carries other labels fails loudly.
