@@ -18,7 +18,7 @@ def predict(
                                                  metavar="IMAGE_OR_FOLDER...")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Model: .keras, .h5, .tflite, .mlpackage or a SavedModel folder.")],
     runtime: Annotated[str | None, typer.Option(
-        help="Force a runtime: keras, litert, task_library, coreml, coreml_executor, saved_model "
+        help="Force a runtime: keras, litert, task_library, mediapipe, coreml, coreml_executor, saved_model "
              "(default: the format's own).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Classes to show per image.")] = 3,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the runtime.")] = None,
