@@ -69,7 +69,7 @@ class MediaPipePredictor(Predictor):
             max_results=len(labels), score_threshold=0.0)
         try:
             self._classifier = vision.ImageClassifier.create_from_options(options)
-        except (RuntimeError, ValueError) as exc:
+        except (RuntimeError, ValueError, OSError) as exc:  # MediaPipe maps its status codes onto these
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UserError(f"{self.path}: MediaPipe Tasks cannot load it ({first})",
                             hint="convert it with `flowers-mobile convert` (writes classifier metadata)") from exc
@@ -125,4 +125,7 @@ class MediaPipePredictor(Predictor):
             classifier.close()
 
     def __del__(self) -> None:
-        self.close()
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - at interpreter exit MediaPipe's C bindings may be gone already
+            pass
