@@ -31,7 +31,7 @@ def predict(
     if json_out:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
-    table = Table(title=f"{model.name} [{result.runtime}]")
+    table = Table(title=escape(f"{model.name} [{result.runtime}]"))  # brackets are rich markup otherwise
     table.add_column("image", overflow="fold")
     table.add_column("prediction")
     table.add_column("p", justify="right")

@@ -12,6 +12,7 @@ mapped back to label order by name; a model whose metadata names other labels fa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Any
@@ -125,7 +126,6 @@ class MediaPipePredictor(Predictor):
             classifier.close()
 
     def __del__(self) -> None:
-        try:
+        # At interpreter exit MediaPipe's C bindings may be gone already.
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:  # noqa: BLE001 - at interpreter exit MediaPipe's C bindings may be gone already
-            pass
