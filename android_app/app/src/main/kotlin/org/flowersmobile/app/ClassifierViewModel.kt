@@ -22,6 +22,7 @@ import org.flowersmobile.core.StreamClock
 import org.flowersmobile.core.UnitRect
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
+import java.util.concurrent.RejectedExecutionException
 
 /** The model's state, as the screen shows it. */
 sealed class ModelState {
@@ -100,14 +101,14 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
             return
         }
         // The IMAGE-mode classifier reads the labels the way the live one will show them.
-        val image = try {
-            FlowerClassifier.still(context)
+        val indexed = try {
+            val image = FlowerClassifier.still(context)
+            still = image
+            image.indexedLabels()
         } catch (e: Exception) {
             _model.postValue(ModelState.Failed(e.message ?: e.javaClass.simpleName))
             return
         }
-        still = image
-        val indexed = image.indexedLabels()
         val metadataLabels = Labels.inIndexOrder(indexed)
         val check = ModelAssets.check(context.assets, indexed.size, metadataLabels)
         summary = check.summary(FlowerClassifier.MODEL_ASSET)
@@ -161,9 +162,18 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
         val tag = generation
         return FlowerClassifier.live(
             context, backend,
-            onResult = { categories, timestampMs -> executor.execute { onLiveResult(tag, categories, timestampMs) } },
-            onError = { e -> executor.execute { onLiveError(tag, e) } }
+            onResult = { categories, timestampMs -> post { onLiveResult(tag, categories, timestampMs) } },
+            onError = { e -> post { onLiveError(tag, e) } }
         )
+    }
+
+    /** Run [block] on the analysis thread; dropped once the view model is cleared. */
+    private fun post(block: () -> Unit) {
+        try {
+            executor.execute(block)
+        } catch (e: RejectedExecutionException) {
+            // Cleared: a result that was still on its way no longer has a screen to go to.
+        }
     }
 
     fun setUseGpu(enabled: Boolean) {
@@ -203,10 +213,10 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
     }
 
     private fun onLiveResult(tag: Int, categories: List<Category>, timestampMs: Long) {
-        if (tag != generation || showingPhoto) return
+        if (tag != generation) return
         val now = SystemClock.elapsedRealtimeNanos()
         val latency = inFlight.finish(now)
-        if (latency < 0) return
+        if (latency < 0 || showingPhoto) return
         meter.record(now, latency)
         val smoothed = smoother.update(categories, timestampMs)
         _frame.postValue(FrameState(gate.evaluate(smoothed), meter.meanLatencyMs(), meter.fps(), false))

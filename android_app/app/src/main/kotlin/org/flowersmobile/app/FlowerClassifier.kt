@@ -128,7 +128,7 @@ class FlowerClassifier private constructor(
 
         private fun categoriesOf(result: ImageClassifierResult): List<Category> {
             val head = result.classificationResult().classifications().firstOrNull() ?: return emptyList()
-            return head.categories().map { Category(it.categoryName(), it.score()) }
+            return head.categories().map { Category(it.categoryName() ?: "", it.score()) }
         }
     }
 }
