@@ -83,7 +83,7 @@ def predict_images(inputs: Sequence[str | os.PathLike[str]], model: str | os.Pat
     Args:
         inputs: image files and folders of images.
         model: any format `load_predictor` opens (.keras, .h5, .tflite, .mlpackage, SavedModel folder).
-        runtime: force a runtime by name (keras, litert, task_library, coreml, coreml_executor, saved_model).
+        runtime: force a runtime by name (keras, litert, task_library, mediapipe, coreml, coreml_executor, saved_model).
         top_k: classes listed per image (capped at the number of labels).
         threads: CPU threads for runtimes that take a count.
     Returns:

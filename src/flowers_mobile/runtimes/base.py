@@ -35,7 +35,7 @@ class RuntimeUnavailable(UserError):
 class Predictor(abc.ABC):
     """A loaded model that classifies batches of raw RGB images."""
 
-    #: Registry name of the runtime ("keras", "litert", "task_library", "coreml", ...).
+    #: Registry name of the runtime ("keras", "litert", "task_library", "mediapipe", "coreml", ...).
     runtime: str = ""
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
@@ -87,6 +87,7 @@ _LAZY_MODULES = {
     "saved_model": ("flowers_mobile.runtimes.saved_model", ("saved_model",)),
     "litert": ("flowers_mobile.runtimes.litert", ("tflite",)),
     "task_library": ("flowers_mobile.runtimes.task_library", ("tflite",)),
+    "mediapipe": ("flowers_mobile.runtimes.mediapipe", ("tflite",)),
     "coreml": ("flowers_mobile.runtimes.coreml", ("mlpackage",)),
     "coreml_executor": ("flowers_mobile.runtimes.coreml_executor", ("mlpackage",)),
 }
