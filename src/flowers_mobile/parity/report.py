@@ -53,7 +53,7 @@ def decide_text(e: ExportParity) -> str:
     if e.verdict != "inconclusive":
         return ""
     needed = e.images_to_decide()
-    return f"about {needed} images would decide it" if needed else "more images would not decide it at these rates"
+    return f"about {needed} images would decide it" if needed else "not decided within 100000 images at these rates"
 
 
 def check_line(c: Check) -> str:
@@ -66,8 +66,7 @@ def check_line(c: Check) -> str:
         value = fmt_value(c.value)
     text = f"{c.metric} {value} (limit {c.op} {fmt_value(c.limit)}): {c.verdict}"
     if c.verdict == "inconclusive":
-        text += f", about {c.images_to_decide} images would decide it" if c.images_to_decide else \
-            ", more images would not decide it at this rate"
+        text += f", about {c.images_to_decide} images would decide it" if c.images_to_decide else ""
     return text + (f" [{c.note}]" if c.note else "")
 
 

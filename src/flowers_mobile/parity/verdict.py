@@ -12,6 +12,7 @@ says about each one: pass, fail, or inconclusive with how many images would deci
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from flowers_mobile.config import ParityConfig, VariantLimits
@@ -19,6 +20,7 @@ from flowers_mobile.errors import UserError
 from flowers_mobile.parity.result import Check, ExportParity, combine, passes
 from flowers_mobile.parity.stats import (
     CONFIDENCE,
+    MAX_IMAGES_TO_DECIDE,
     agreement_sizer,
     clopper_pearson,
     decide_at_least,
@@ -51,6 +53,13 @@ def limits_for(variant: str, pc: ParityConfig) -> VariantLimits:
     return table[variant]
 
 
+def _leaning(sizer: Callable[[int], str], needed: int | None) -> str:
+    """Which way more images at the rates seen would decide: 'would pass' / 'would fail'."""
+    if needed is None:
+        return f"not decided within {MAX_IMAGES_TO_DECIDE} images at these rates"
+    return f"would {sizer(needed)} at these rates"
+
+
 def _check(metric: str, op: str, limit: float, value: Any, verdict: str, strict: bool, **extra: Any) -> Check:
     return Check(metric, op, limit, value, verdict, passes(verdict, strict), **extra)
 
@@ -66,9 +75,11 @@ def agreement_check(result: ExportParity, limits: VariantLimits, strict: bool,
     if n == 0:
         extra["note"] = "every image is a near-tie"
     elif verdict == "inconclusive":
-        needed = images_to_decide(agreement_sizer(k, n, limit, confidence), n)
+        sizer = agreement_sizer(k, n, limit, confidence)
+        needed = images_to_decide(sizer, n)
         # Decided images needed, scaled to held-out images at this near-tie rate.
         extra["images_to_decide"] = None if needed is None else math.ceil(needed * result.images / n)
+        extra["note"] = _leaning(sizer, needed)
     return _check("agreement", ">=", limit, result.agreement, verdict, strict, **extra)
 
 
@@ -83,7 +94,9 @@ def accuracy_check(result: ExportParity, limits: VariantLimits, strict: bool,
     verdict = decide_at_most(interval, limit)
     extra: dict[str, Any] = {"interval": list(interval), "note": f"{b} lost, {c} gained"}
     if verdict == "inconclusive":
-        extra["images_to_decide"] = images_to_decide(drop_sizer(b, c, n, limit, confidence), n)
+        sizer = drop_sizer(b, c, n, limit, confidence)
+        extra["images_to_decide"] = images_to_decide(sizer, n)
+        extra["note"] += f"; {_leaning(sizer, extra['images_to_decide'])}"
     return _check("accuracy_drop", "<=", limit, (b - c) / n if n else 0.0, verdict, strict, **extra)
 
 
