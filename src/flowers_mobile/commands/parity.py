@@ -39,7 +39,7 @@ def parity(
     exports: Annotated[Path, typer.Option("--exports", "-e", help="Export folder (manifest.json, labels.txt, artifacts).")],
     data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data folder (its test split, else val, is used) "
                                        "or any folder of images (agreement only).")],
-    max_images: Annotated[int | None, typer.Option(min=1, help="Cap on images, stratified over classes (default: parity.max_images).")] = None,
+    max_images: Annotated[int | None, typer.Option(min=1, help="Cap on images, stratified over classes or spread over folders (default: parity.max_images).")] = None,
     runtime: Annotated[list[str] | None, typer.Option(
         "--runtime", help="Force runtimes per format or file, e.g. tflite=litert (repeatable).",
         metavar="KEY=RUNTIME")] = None,
