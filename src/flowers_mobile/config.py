@@ -184,6 +184,10 @@ class ParityConfig:
         return self.limits.int8.min_agreement
 
     @property
+    def int8_max_accuracy_drop(self) -> float:
+        return self.limits.int8.max_accuracy_drop
+
+    @property
     def linear8_min_top1_agreement(self) -> float:
         return self.limits.linear8.min_agreement
 
