@@ -53,7 +53,14 @@ def parity(
     An export whose sample is too small to tell is inconclusive: a warning, exit 0 (1 with --strict).
     """
     from flowers_mobile.parity import run_parity
-    from flowers_mobile.parity.report import accuracy_text, agreement_text, decide_text, pct, sci
+    from flowers_mobile.parity.report import (
+        accuracy_text,
+        agreement_text,
+        decide_text,
+        pct,
+        sci,
+        undecided_line,
+    )
 
     cfg = get_config(config, set_)
     with console.status("parity") as status:
@@ -77,8 +84,10 @@ def parity(
     for s in report.skipped:  # the error names the file
         err_console.print(f"[yellow]skipped[/] {escape(s['error'])}", soft_wrap=True)
     console.print(f"wrote {exports / 'parity.json'} and {exports / 'parity.md'}")
-    for line in report.inconclusive():
-        err_console.print(f"[yellow]{'short' if report.strict else 'warning'}[/] {escape(line)}", soft_wrap=True)
+    for e in report.exports:  # one line per export; parity.md has each check
+        if e.verdict == "inconclusive":
+            err_console.print(f"[yellow]{'short' if report.strict else 'warning'}[/] {escape(undecided_line(e))}",
+                              soft_wrap=True)
     for line in report.failures():
         err_console.print(f"[red]short[/] {escape(line)}", soft_wrap=True)
     if not report.passed:

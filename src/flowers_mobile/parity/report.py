@@ -70,6 +70,16 @@ def check_line(c: Check) -> str:
     return text + (f" [{c.note}]" if c.note else "")
 
 
+def undecided_line(e: ExportParity) -> str:
+    """One line for an inconclusive export: what would decide it, then its undecided checks in short."""
+    parts = []
+    for c in e.inconclusive_checks():
+        value = agreement_text(e) if c.metric == "agreement" else accuracy_text(e) if c.metric == "accuracy_drop" \
+            else fmt_value(c.value)
+        parts.append(f"{c.metric} {value} vs {c.op} {fmt_value(c.limit)}")
+    return f"{e.name}: inconclusive, {decide_text(e)} ({'; '.join(parts)})"
+
+
 def _limits_text(e: ExportParity) -> str:
     shown = [c for c in e.checks if c.metric not in ("labels", "input_size")]
     return ", ".join(f"{c.metric} {c.op} {fmt_value(c.limit)}" for c in shown) or "-"
