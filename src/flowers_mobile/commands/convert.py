@@ -22,7 +22,7 @@ def convert(
     labels: Annotated[Path | None, typer.Option("--labels", "-l", help="Labels file (default: labels.txt beside the model).")] = None,
     target: Annotated[list[str] | None, typer.Option("--target", "-t", metavar="tflite|coreml|saved_model|all", help="What to export (repeatable).")] = None,
     quantize: Annotated[list[str] | None, typer.Option("--quantize", "-q", metavar="int8|fp16|dynamic|none", help="TFLite precisions (repeatable; the first is flowers.tflite; default: export.tflite_precisions).")] = None,
-    data: Annotated[Path | None, typer.Option("--data", "-d", help="Training images for int8 calibration (classes must match the labels).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", "-d", help="Images for int8 calibration: the training data (classes must match the labels) or any folder of images.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Export folder (replaced as a whole on success).")] = Path("models/export"),
     normalize: Annotated[str, typer.Option("--normalize", metavar="none|mobilenet|imagenet|SCALE,OFFSET", help="Input normalization the model expects; added in front so exports take raw 0..255 pixels.")] = "none",
     coreml_precision: Annotated[str | None, typer.Option("--coreml-precision", metavar="float16|float32", help="Core ML compute precision (default: export.coreml_precision).")] = None,

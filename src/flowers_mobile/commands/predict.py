@@ -14,7 +14,7 @@ from flowers_mobile.commands.common import err_console, table_console
 
 
 def predict(
-    images: Annotated[list[Path], typer.Argument(help="Image files and/or folders of images.",
+    images: Annotated[list[Path], typer.Argument(help="Image files and/or folders of images (read recursively).",
                                                  metavar="IMAGE_OR_FOLDER...")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Model: .keras, .h5, .tflite, .mlpackage or a SavedModel folder.")],
     runtime: Annotated[str | None, typer.Option(

@@ -185,7 +185,8 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         targets: any of tflite, coreml, saved_model, or all.
         precisions: TFLite precisions (int8, fp16/float16, dynamic, none/float32); default
             `cfg.export.tflite_precisions`. The first one is copied to `flowers.tflite`.
-        data_dir: training images for int8 calibration; its classes must be the labels.
+        data_dir: images for int8 calibration: a labelled dataset (its training split; its classes
+            must be the labels) or any folder of unlabelled images.
         normalize: none | mobilenet | imagenet | SCALE,OFFSET, for models that expect
             normalized input (see `keras_io.parse_normalize`).
         coreml_precision, coreml_compression: passed to the Core ML exporter (None: config).
@@ -211,14 +212,12 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     data_path = Path(data_dir) if data_dir is not None else None
     if "int8" in precision_list and data_path is None:
         raise UserError("int8 needs --data DIR: calibration uses the training images, never random noise",
-                        hint="pass the data folder the model was trained on, or --quantize fp16|dynamic|none")
-    dataset = None
-    if data_path is not None:
-        from flowers_mobile.data.sources import load_dataset
-        from flowers_mobile.export.tflite import check_data_classes
+                        hint="pass the training data or any folder of images like it, or --quantize fp16|dynamic|none")
+    calibration = None
+    if data_path is not None:  # checked even without int8: a wrong folder is an error either way
+        from flowers_mobile.export.tflite import calibration_paths
 
-        dataset = load_dataset(data_path, cfg.data)
-        check_data_classes(dataset.classes, labels, str(data_path))
+        calibration = calibration_paths(data_path, labels, cfg.data, cfg.export.representative_size)
     export_coreml = coreml_exporter(coreml_precision, coreml_compression) if "coreml" in target_list else None
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, {"model": model_path, "labels file": labels_file, "data folder": data_path})
@@ -240,12 +239,11 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                 model = keras_io.wrap_normalization(raw_model, norm)
             representative = None
             if "int8" in precision_list:
-                assert dataset is not None
-                from flowers_mobile.export.tflite import representative_images
+                assert calibration is not None
+                from flowers_mobile.export.tflite import load_calibration
 
-                with steps.step(f"read {min(cfg.export.representative_size, len(dataset.train))} calibration images"):
-                    representative = representative_images(dataset, cfg.export.representative_size, cfg.data.seed,
-                                                            info.input_size)
+                with steps.step(f"read {len(calibration)} calibration images"):
+                    representative = load_calibration(calibration, info.input_size)
             source_sha = sha256_file(model_path)
             # 3. Everything into a temp folder that replaces out_dir at the end.
             with atomic_dir(out_dir) as tmp:
