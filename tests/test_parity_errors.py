@@ -53,7 +53,7 @@ def test_compare_counts_agreement_differences_and_accuracy():
 
 
 def test_default_runtimes_per_artifact():
-    assert runtimes_for({"file": "flowers.tflite", "format": "tflite"}) == ["litert", "task_library"]
+    assert runtimes_for({"file": "flowers.tflite", "format": "tflite"}) == ["litert", "task_library", "mediapipe"]
     assert runtimes_for({"file": "flowers_float16.tflite", "format": "tflite"}) == ["litert"]
     assert runtimes_for({"file": "Flowers.mlpackage", "format": "mlpackage"}) in (["coreml"], ["coreml_executor"])
     assert runtimes_for({"file": "saved_model", "format": "saved_model"}) == ["saved_model"]

@@ -25,11 +25,18 @@ def test_every_export_passes_parity(trained_and_exported, synth_data_dir, tmp_pa
     report = json.loads((export / "parity.json").read_text())
     print(table.out)  # the figures, in the CI log
     checked = {(e["file"], e["runtime"]) for e in report["exports"]}
-    # Every target and precision, each through its runtime; flowers.tflite also through the Task Library.
+    # Every target and precision, each through its runtime; flowers.tflite also through the Task
+    # Library and MediaPipe Tasks, each of which must carry our label names and LiteRT's top-1.
     for expected in [("flowers_int8.tflite", "litert"), ("flowers_float16.tflite", "litert"),
                      ("flowers_dynamic.tflite", "litert"), ("flowers_float32.tflite", "litert"),
-                     ("flowers.tflite", "task_library"), ("saved_model", "saved_model")]:
+                     ("flowers.tflite", "task_library"), ("flowers.tflite", "mediapipe"),
+                     ("saved_model", "saved_model")]:
         assert expected in checked
+    for e in report["exports"]:
+        if e["runtime"] in ("task_library", "mediapipe"):
+            checks = {c["metric"]: c for c in e["checks"]}
+            assert checks["category_names"]["value"] == "same"
+            assert checks["top1_agreement_with_litert"]["value"] == 1.0
     assert any(f.endswith(".mlpackage") for f, _ in checked)
     # No faithful export fails. With the suite's 90 held-out images the agreement and accuracy
     # limits of the quantized variants cannot be certified either way: inconclusive passes.

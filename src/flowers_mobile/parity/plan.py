@@ -8,12 +8,17 @@ from typing import Any
 from flowers_mobile.errors import UserError
 from flowers_mobile.export.manifest import DEFAULT_ARTIFACTS
 
+#: Runtimes that read a .tflite's metadata (labels, normalization), as the apps do: their
+#: categories must carry the export's label names and their top-1 must be LiteRT's.
+METADATA_RUNTIMES = ("task_library", "mediapipe")
+
 
 def runtimes_for(artifact: dict[str, Any], overrides: dict[str, str] | None = None) -> list[str]:
     """Runtime names an artifact is checked through.
 
-    Defaults: .tflite through LiteRT, and the Android default (`flowers.tflite`) also through the
-    Task Library (the app's own classifier, which reads labels and normalization from metadata);
+    Defaults: .tflite through LiteRT, and the Android default (`flowers.tflite`) also through
+    MediaPipe Tasks (the Android app's classifier) and the Task Library; both read labels and
+    normalization from the model's metadata;
     .mlpackage through Core ML on macOS, the numpy executor elsewhere; SavedModel through TF.
     `overrides` maps an artifact file name or a format to a runtime name (or "a,b" for several).
     """
@@ -25,7 +30,7 @@ def runtimes_for(artifact: dict[str, Any], overrides: dict[str, str] | None = No
     if fmt == "tflite":
         names = ["litert"]
         if artifact["file"] == DEFAULT_ARTIFACTS["android"] or "android" in (artifact.get("default_for") or []):
-            names.append("task_library")
+            names += list(METADATA_RUNTIMES)
         return names
     if fmt == "mlpackage":
         return ["coreml" if sys.platform == "darwin" else "coreml_executor"]

@@ -17,8 +17,8 @@ from flowers_mobile.fsutil import atomic_write_json, atomic_write_text, sha256_p
 from flowers_mobile.labels import read_labels
 from flowers_mobile.parity.data import HeldOut, held_out_images
 from flowers_mobile.parity.metrics import compare
-from flowers_mobile.parity.plan import plan_runs
-from flowers_mobile.parity.result import Check, ExportParity, ParityReport
+from flowers_mobile.parity.plan import METADATA_RUNTIMES, plan_runs
+from flowers_mobile.parity.result import Check, ExportParity, ParityReport, combine, passes
 from flowers_mobile.parity.stats import CONFIDENCE
 from flowers_mobile.parity.verdict import judge, limits_for, variant_of
 from flowers_mobile.runtimes.base import load_predictor
@@ -68,10 +68,14 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
     keras_per_class = {labels[c]: float(np.mean(reference.argmax(1)[true == c] == c))
                        for c in np.unique(true)} if true is not None else {}
 
-    results = []
+    results, top1 = [], {}
     for art, runtime in plan:
         say(f"{art['file']} through {runtime}")
-        results.append(_run_one(export_dir, art, runtime, held, reference, labels, cfg, strict))
+        result, probs = _run_one(export_dir, art, runtime, held, reference, labels, cfg, strict)
+        results.append(result)
+        if probs is not None:
+            top1[(art["sha256"], runtime)] = probs.argmax(1)
+    _check_same_top1_as_litert(results, plan, top1, strict)
 
     report = ParityReport(
         model=str(model_path), export_dir=str(export_dir), data=str(data_dir), split=held.split,
@@ -107,14 +111,40 @@ def _reference(model_path: Path, export_dir: Path, manifest: dict[str, Any], exp
         keras.close()
 
 
+def _check_same_top1_as_litert(results: list[ExportParity], plan: list[tuple[dict[str, Any], str]],
+                               top1: dict[tuple[str, str], np.ndarray], strict: bool) -> None:
+    """The Task Library and MediaPipe Tasks must pick LiteRT's class on every image of the same
+    bytes: they run the same model on the same pixels, only the metadata handling is theirs.
+    Keyed by sha256: `flowers.tflite [litert]` is not run, its bytes are the default precision's."""
+    for result, (art, runtime) in zip(results, plan, strict=True):
+        mine, litert = top1.get((art["sha256"], runtime)), top1.get((art["sha256"], "litert"))
+        if runtime not in METADATA_RUNTIMES or mine is None or litert is None:
+            continue
+        agreement = float(np.mean(mine == litert))
+        same = agreement == 1.0
+        result.checks.append(Check("top1_agreement_with_litert", "==", 1.0, agreement,
+                                   "pass" if same else "fail", same))
+        result.verdict = "fail" if result.error is not None else combine([c.verdict for c in result.checks])
+        result.passed = passes(result.verdict, strict)
+
+
+def _category_check(predictor: Any, images: np.ndarray, labels: list[str]) -> Check:
+    """The categories a metadata-reading runtime returns (what an app shows) are our labels."""
+    names = sorted(predictor.classify_by_name(images[:1])[0])
+    same = names == sorted(labels)
+    return Check("category_names", "==", "export labels.txt", "same" if same else _label_diff(names, sorted(labels)),
+                 "pass" if same else "fail", same)
+
+
 def _run_one(export_dir: Path, art: dict[str, Any], runtime: str, held: HeldOut, reference: np.ndarray,
-             labels: list[str], cfg: Config, strict: bool) -> ExportParity:
+             labels: list[str], cfg: Config, strict: bool) -> tuple[ExportParity, np.ndarray | None]:
     variant = variant_of(art)
     limits = limits_for(variant, cfg.parity)
     images = held.images
     result = ExportParity(file=art["file"], runtime=runtime, format=art["format"], precision=art["precision"],
                           variant=variant, images=len(images))
     start = time.perf_counter()
+    probs: np.ndarray | None = None
     predictor = load_predictor(export_dir / art["file"], runtime)  # UserError (exit 2) when unavailable
     try:
         result.describe = predictor.describe()
@@ -126,6 +156,8 @@ def _run_one(export_dir: Path, art: dict[str, Any], runtime: str, held: HeldOut,
             same = predictor.labels == labels
             result.checks.append(Check("labels", "==", "export labels.txt", "same" if same
                                        else _label_diff(predictor.labels, labels), "pass" if same else "fail", same))
+            if runtime in METADATA_RUNTIMES:
+                result.checks.append(_category_check(predictor, images, labels))
             probs = _predict(predictor, images, result)
             if probs is not None and probs.shape != reference.shape:
                 result.error = f"output shape {probs.shape} differs from the Keras model's {reference.shape}"
@@ -138,7 +170,7 @@ def _run_one(export_dir: Path, art: dict[str, Any], runtime: str, held: HeldOut,
         predictor.close()
     result.seconds = time.perf_counter() - start
     judge(result, limits, held.true is not None, strict)
-    return result
+    return result, (probs if result.error is None else None)
 
 
 def _predict(predictor: Any, images: np.ndarray, result: ExportParity) -> np.ndarray | None:
