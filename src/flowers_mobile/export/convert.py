@@ -29,6 +29,7 @@ from typing import Any
 
 from flowers_mobile.config import Config
 from flowers_mobile.errors import UserError
+from flowers_mobile.export.choose_default import forced_default, measure_and_choose
 from flowers_mobile.export.manifest import (
     DEFAULT_ARTIFACTS,
     LABELS_NAME,
@@ -67,7 +68,7 @@ def resolve_targets(targets: Sequence[str]) -> list[str]:
 
 
 def resolve_precisions(precisions: Sequence[str]) -> list[str]:
-    """Canonical precisions, deduplicated, in the given order (the first is flowers.tflite)."""
+    """Canonical precisions, deduplicated, in the given order."""
     out: list[str] = []
     for name in _split(precisions):
         canonical = precision_name(name)
@@ -174,7 +175,8 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             labels_path: str | os.PathLike[str] | None = None, targets: Sequence[str] = ("tflite",),
             precisions: Sequence[str] | None = None, data_dir: str | os.PathLike[str] | None = None,
             normalize: str = "none", coreml_precision: str | None = None,
-            coreml_compression: Sequence[str] | None = None, progress: bool = True) -> dict[str, Any]:
+            coreml_compression: Sequence[str] | None = None, progress: bool = True,
+            default: str | None = None) -> dict[str, Any]:
     """Convert a Keras classifier into `out_dir`: TFLite precisions, Core ML, SavedModel, labels, manifest.
 
     Args:
@@ -184,12 +186,13 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         labels_path: labels file; default `labels.txt` beside the model.
         targets: any of tflite, coreml, saved_model, or all.
         precisions: TFLite precisions (int8, fp16/float16, dynamic, none/float32); default
-            `cfg.export.tflite_precisions`. The first one is copied to `flowers.tflite`.
+            `cfg.export.tflite_precisions`. One is copied to `flowers.tflite` (see `default`).
         data_dir: training images for int8 calibration; its classes must be the labels.
         normalize: none | mobilenet | imagenet | SCALE,OFFSET, for models that expect
             normalized input (see `keras_io.parse_normalize`).
         coreml_precision, coreml_compression: passed to the Core ML exporter (None: config).
         progress: show a Rich progress line per step (on stderr).
+        default: the precision copied to `flowers.tflite` (None: measured, see `choose_default`).
     Returns:
         The manifest written to `out_dir/manifest.json`.
     Raises:
@@ -200,6 +203,7 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     # 1. Cheap checks first: a typo must not wait for TensorFlow.
     target_list = resolve_targets(targets)
     precision_list = resolve_precisions(precisions or cfg.export.tflite_precisions) if "tflite" in target_list else []
+    forced = forced_default(default, precision_list)
     norm = keras_io.parse_normalize(normalize)
     model_path = Path(model_path)
     if not model_path.exists():
@@ -255,7 +259,7 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                 if "tflite" in target_list:
                     work = [t for t in target_list if t != "tflite"]
                     artifacts += _tflite_artifacts(model, info, labels, precision_list, representative, cfg, tmp,
-                                                   steps, background, other_work=None if not work else lambda: _other_targets(
+                                                   steps, background, dataset, forced, other_work=None if not work else lambda: _other_targets(
                                                        work, model, info, labels, cfg, tmp, steps, export_coreml,
                                                        source_sha, labels_sha, coreml_precision, coreml_compression))
                 else:
@@ -271,15 +275,24 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                         "representative_images": 0 if representative is None else len(representative),
                         "data_dir": None if data_path is None else str(data_path),
                     }
-                    manifest = new_manifest(model_name=cfg.export.model_name, source_model=model_path,
-                                            labels_file=labels_out, labels=labels,
-                                            artifacts=artifacts, config=export_config)
-                    write_manifest(tmp, manifest)
+                    manifest = _write_manifest(tmp, cfg, model_path, labels_out, labels, artifacts, export_config)
                 _readable(tmp)
     finally:
         if background is not None:
             background.cancel()
     manifest["timings_s"] = steps.seconds  # returned for reports; not part of the written contract
+    return manifest
+
+
+def _write_manifest(tmp: Path, cfg: Config, model_path: Path, labels_out: Path, labels: list[str],
+                    artifacts: list[Artifact], export_config: dict[str, Any]) -> dict[str, Any]:
+    """manifest.json, with the default TFLite choice (when there is one) in its export config."""
+    default = next((a for a in artifacts if a.file == DEFAULT_TFLITE), None)
+    if default is not None and "default_choice" in default.extra:
+        export_config["default_tflite"] = default.extra["default_choice"]
+    manifest = new_manifest(model_name=cfg.export.model_name, source_model=model_path, labels_file=labels_out,
+                            labels=labels, artifacts=artifacts, config=export_config)
+    write_manifest(tmp, manifest)
     return manifest
 
 
@@ -294,10 +307,11 @@ def _readable(folder: Path) -> None:
 
 
 def _tflite_artifacts(model: Any, info: Any, labels: list[str], precisions: list[str], representative: Any,
-                      cfg: Config, tmp: Path, steps: _Steps, background: Any | None,
-                      other_work: Any | None) -> list[Artifact]:
-    """Every TFLite precision, with metadata, plus flowers.tflite; `other_work()` runs meanwhile,
-    and int8 in the `background` process when one is given."""
+                      cfg: Config, tmp: Path, steps: _Steps, background: Any | None, dataset: Any | None,
+                      forced: str | None, other_work: Any | None) -> list[Artifact]:
+    """Every TFLite precision, with metadata, plus flowers.tflite (the `forced` precision, else the one
+    `choose_default` picks on the `dataset`'s held-out images); `other_work()` runs meanwhile, and
+    int8 in the `background` process when one is given."""
     from flowers_mobile.export import tflite
     from flowers_mobile.export.metadata import add_metadata, verify_metadata
 
@@ -329,12 +343,17 @@ def _tflite_artifacts(model: Any, info: Any, labels: list[str], precisions: list
             name = tflite_file_name(precision)
             atomic_write_bytes(tmp / name, data)
             artifacts[precision] = _tflite_artifact(tmp, name, precision, data, labels, representative)
-        default = precisions[0]
-        shutil.copyfile(tmp / tflite_file_name(default), tmp / DEFAULT_TFLITE)
-        first = _tflite_artifact(tmp, DEFAULT_TFLITE, default, (tmp / DEFAULT_TFLITE).read_bytes(), labels,
-                                 representative)
-        first.default_for = [p for p, f in DEFAULT_ARTIFACTS.items() if f == DEFAULT_TFLITE]
-        first.extra["copy_of"] = tflite_file_name(default)
+    with steps.step("TFLite fidelity on held-out images, default choice"):
+        choice = measure_and_choose(tmp, precisions, model, dataset, labels, info.input_size, cfg, forced)
+    for row in choice.candidates:  # every measured artifact carries its own figures
+        if "top1_agreement" in row:
+            artifacts[row["precision"]].extra["fidelity"] = {k: v for k, v in row.items() if k != "precision"}
+    default = choice.precision
+    shutil.copyfile(tmp / tflite_file_name(default), tmp / DEFAULT_TFLITE)
+    first = _tflite_artifact(tmp, DEFAULT_TFLITE, default, (tmp / DEFAULT_TFLITE).read_bytes(), labels,
+                             representative)
+    first.default_for = [p for p, f in DEFAULT_ARTIFACTS.items() if f == DEFAULT_TFLITE]
+    first.extra.update(copy_of=tflite_file_name(default), default_choice=choice.to_dict())
     return [first, *(artifacts[p] for p in precisions), *others]
 
 
