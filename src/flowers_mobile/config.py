@@ -98,6 +98,10 @@ class ExportConfig:
     tflite_precisions: list[str] = field(default_factory=lambda: ["int8", "float16", "dynamic", "float32"])
     #: Images drawn (stratified) from the training split to calibrate int8.
     representative_size: int = field(default=300, metadata=_range(1))
+    #: When plain int8 misses the int8 limits on held-out images, also write int8 with float
+    #: fallback for its most sensitive layers (export/int8_fallback.py), at most this many times
+    #: the plain int8 size; 0 turns it off.
+    int8_fallback_budget: float = field(default=1.25, metadata=_range(0))
     coreml_precision: Literal["float16", "float32"] = "float16"
     #: Extra Core ML variants: any of "linear8", "palette6", "palette4".
     coreml_compression: list[str] = field(default_factory=list)

@@ -13,6 +13,7 @@ images nothing can be measured and the first precision asked for is the default,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -124,9 +125,11 @@ def choose_default(precisions: list[str], figures: dict[str, dict[str, Any]] | N
 
 
 def measure_and_choose(export_dir: Any, precisions: list[str], model: Any, dataset: Any, labels: list[str],
-                       input_size: tuple[int, int], cfg: Any, forced: str | None = None) -> Choice:
+                       input_size: tuple[int, int], cfg: Any, forced: str | None = None,
+                       fallback: Callable[[], None] | None = None) -> Choice:
     """Measure every written `flowers_<precision>.tflite` in `export_dir` on the held-out images, then
-    `choose_default`. Without a dataset, or with a single precision and no `forced`, nothing is run."""
+    `choose_default`. When plain int8 was measured and missed the limits, `fallback()` (if given)
+    writes `flowers_int8_fallback.tflite`, which is measured and considered too."""
     from pathlib import Path
 
     from flowers_mobile.export import fidelity
@@ -142,6 +145,15 @@ def measure_and_choose(export_dir: Any, precisions: list[str], model: Any, datas
     if held is not None:
         figures = {p: fidelity.measure_tflite(export_dir / tflite_file_name(p), held) for p in precisions}
     choice = choose_default(precisions, figures, sizes, cfg.parity, forced)
+    int8 = next((c for c in choice.candidates if c["precision"] == "int8"), None)
+    if fallback is not None and figures is not None and forced is None and int8 is not None \
+            and not int8["meets_limits"] and "int8_fallback" not in precisions:
+        fallback()
+        precisions = [*precisions, "int8_fallback"]
+        path = export_dir / tflite_file_name("int8_fallback")
+        sizes["int8_fallback"] = path.stat().st_size
+        figures["int8_fallback"] = fidelity.measure_tflite(path, held)
+        choice = choose_default(precisions, figures, sizes, cfg.parity, forced)
     if held is not None:
         choice.limits = {**choice.limits, **held.describe()}
     return choice

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from flowers_mobile.export.manifest import (
     new_manifest,
     write_manifest,
 )
+from flowers_mobile.export.steps import Steps as _Steps
 from flowers_mobile.export.tflite import DEFAULT_TFLITE, precision_name, tflite_file_name
 from flowers_mobile.fsutil import atomic_dir, atomic_write_bytes, sha256_file
 from flowers_mobile.labels import read_labels, write_labels
@@ -74,6 +73,8 @@ def resolve_precisions(precisions: Sequence[str]) -> list[str]:
         canonical = precision_name(name)
         if canonical not in out:
             out.append(canonical)
+    if "int8_fallback" in out and "int8" not in out:  # it is built from, and measured against, plain int8
+        out.insert(out.index("int8_fallback"), "int8")
     if not out:
         raise UserError("no TFLite precision given", hint="use --quantize int8|fp16|dynamic|none")
     return out
@@ -101,57 +102,6 @@ def coreml_exporter(precision: str | None = None, compression: Sequence[str] | N
     if compression and hasattr(module, "normalize_compression"):
         module.normalize_compression(list(compression))
     return module.export_coreml
-
-
-class _Steps:
-    """Rich progress, one line per step with its time; silent when `enabled` is False."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.seconds: dict[str, float] = {}
-        self._progress = None
-        self._stream = None
-
-    def __enter__(self) -> _Steps:
-        if self.enabled:
-            import sys
-
-            from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            # A copy of stderr: the converters' native logs are silenced by redirecting
-            # descriptor 2 (tflite.quiet_tf), and the progress display must not vanish with them.
-            sys.stderr.flush()
-            self._stream = os.fdopen(os.dup(2), "w", encoding="utf-8", errors="replace")
-            self._progress = Progress(SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"),
-                                      TimeElapsedColumn(), console=Console(file=self._stream),
-                                      transient=False)
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-        if self._stream is not None:
-            self._stream.close()
-
-    def start(self, description: str) -> Any:
-        started = time.perf_counter()
-        task = self._progress.add_task(description, total=1) if self._progress is not None else None
-        return description, started, task
-
-    def finish(self, handle: Any) -> None:
-        description, started, task = handle
-        self.seconds[description] = round(time.perf_counter() - started, 2)
-        if self._progress is not None:
-            self._progress.update(task, completed=1)
-            self._progress.stop_task(task)
-
-    @contextmanager
-    def step(self, description: str) -> Iterator[None]:
-        handle = self.start(description)
-        yield
-        self.finish(handle)
 
 
 def _check_out_dir(out_dir: Path, inputs: dict[str, Path | None]) -> None:
@@ -313,7 +263,6 @@ def _tflite_artifacts(model: Any, info: Any, labels: list[str], precisions: list
     `choose_default` picks on the `dataset`'s held-out images); `other_work()` runs meanwhile, and
     int8 in the `background` process when one is given."""
     from flowers_mobile.export import tflite
-    from flowers_mobile.export.metadata import add_metadata, verify_metadata
 
     with steps.step("trace and freeze the model"):
         function = tflite.frozen_function(model, info.input_size)
@@ -338,13 +287,25 @@ def _tflite_artifacts(model: Any, info: Any, labels: list[str], precisions: list
     artifacts: dict[str, Artifact] = {}
     with steps.step("TFLite metadata (written and read back)"):
         for precision in precisions:
-            data = add_metadata(flatbuffers[precision], labels, cfg.export, precision=precision)
-            verify_metadata(data, labels, cfg.export)
-            name = tflite_file_name(precision)
-            atomic_write_bytes(tmp / name, data)
-            artifacts[precision] = _tflite_artifact(tmp, name, precision, data, labels, representative)
+            artifacts[precision] = _write_tflite(tmp, precision, flatbuffers[precision], labels, cfg, representative)
+
+    def fallback() -> None:  # int8 with float fallback, when plain int8 misses the limits
+        from flowers_mobile.export.int8_fallback import convert_with_fallback
+
+        with steps.step("int8 with float fallback for its most sensitive layers"):
+            pc = cfg.parity
+            result = convert_with_fallback(function, representative, min_agreement=pc.int8_min_top1_agreement,
+                                           min_confident_agreement=pc.int8_min_confident_agreement,
+                                           margin=pc.confident_margin, budget=cfg.export.int8_fallback_budget)
+            art = _write_tflite(tmp, "int8_fallback", result.flatbuffer, labels, cfg, representative)
+        art.extra["fallback"] = {"float_layers": result.float_layers, "plain_int8_bytes": result.plain_bytes,
+                                 "budget": cfg.export.int8_fallback_budget, "steps": result.steps}
+        artifacts["int8_fallback"] = art
+
     with steps.step("TFLite fidelity on held-out images, default choice"):
-        choice = measure_and_choose(tmp, precisions, model, dataset, labels, info.input_size, cfg, forced)
+        choice = measure_and_choose(tmp, precisions, model, dataset, labels, info.input_size, cfg, forced,
+                                    fallback if cfg.export.int8_fallback_budget > 0 and representative is not None
+                                    else None)
     for row in choice.candidates:  # every measured artifact carries its own figures
         if "top1_agreement" in row:
             artifacts[row["precision"]].extra["fidelity"] = {k: v for k, v in row.items() if k != "precision"}
@@ -354,7 +315,19 @@ def _tflite_artifacts(model: Any, info: Any, labels: list[str], precisions: list
                              representative)
     first.default_for = [p for p, f in DEFAULT_ARTIFACTS.items() if f == DEFAULT_TFLITE]
     first.extra.update(copy_of=tflite_file_name(default), default_choice=choice.to_dict())
-    return [first, *(artifacts[p] for p in precisions), *others]
+    return [first, *artifacts.values(), *others]
+
+
+def _write_tflite(tmp: Path, precision: str, flatbuffer: bytes, labels: list[str], cfg: Config,
+                  representative: Any) -> Artifact:
+    """`flowers_<precision>.tflite` with metadata (checked by reading it back), and its Artifact."""
+    from flowers_mobile.export.metadata import add_metadata, verify_metadata
+
+    data = add_metadata(flatbuffer, labels, cfg.export, precision=precision)
+    verify_metadata(data, labels, cfg.export)
+    name = tflite_file_name(precision)
+    atomic_write_bytes(tmp / name, data)
+    return _tflite_artifact(tmp, name, precision, data, labels, representative)
 
 
 def _tflite_artifact(tmp: Path, name: str, precision: str, data: bytes, labels: list[str],
@@ -363,7 +336,7 @@ def _tflite_artifact(tmp: Path, name: str, precision: str, data: bytes, labels: 
 
     facts = tensor_facts(data)
     extra: dict[str, Any] = {"metadata": True, "output_shape": facts["output_shape"]}
-    if precision == "int8":
+    if precision in ("int8", "int8_fallback"):
         extra["representative_images"] = len(representative)
     return describe_artifact(
         tmp, name, format="tflite", precision=precision, input_shape=facts["input_shape"],
