@@ -83,6 +83,14 @@ def test_convert_records_its_measurements_and_obeys_default(tmp_path):
     assert by_file["flowers_float32.tflite"]["extra"]["fidelity"]["max_abs_diff"] < 1e-4
     assert by_file["flowers.tflite"]["extra"]["copy_of"] == "flowers_float32.tflite"
     assert 0 <= by_file["flowers_int8.tflite"]["extra"]["fidelity"]["top1_agreement"] <= 1
+    # The table says which file is the default and why.
+    from rich.console import Console
+
+    from flowers_mobile.commands.convert import artifact_table
+
+    console = Console(width=300, record=True)
+    console.print(artifact_table(written, out, 1.0))
+    assert "flowers.tflite = float32: forced by --default float32" in console.export_text()
 
 
 @pytest.mark.slow
