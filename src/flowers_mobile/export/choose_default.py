@@ -116,7 +116,7 @@ def choose_default(precisions: list[str], figures: dict[str, dict[str, Any]] | N
     for row in candidates:
         if row["meets_limits"]:
             skipped = [f"{c['precision']} ({'; '.join(c['missed'])})" for c in candidates[:candidates.index(row)]]
-            why = f"{row['precision']}: first in preference order to meet the int8 limits ({_summary(row)})"
+            why = f"first in preference order to meet the int8 limits ({_summary(row)})"
             return Choice(row["precision"], why + (f"; rejected: {', '.join(skipped)}" if skipped else ""),
                           limits=limits, candidates=candidates)
     best = max(candidates, key=lambda c: (c["top1_agreement"], -c["bytes"]))

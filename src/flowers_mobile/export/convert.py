@@ -314,7 +314,8 @@ def _tflite_artifacts(model: Any, info: Any, labels: list[str], precisions: list
     first = _tflite_artifact(tmp, DEFAULT_TFLITE, default, (tmp / DEFAULT_TFLITE).read_bytes(), labels,
                              representative)
     first.default_for = [p for p, f in DEFAULT_ARTIFACTS.items() if f == DEFAULT_TFLITE]
-    first.extra.update(copy_of=tflite_file_name(default), default_choice=choice.to_dict())
+    first.extra.update(copy_of=tflite_file_name(default), default_choice=choice.to_dict(),
+                       fidelity=artifacts[default].extra.get("fidelity"))
     return [first, *artifacts.values(), *others]
 
 
