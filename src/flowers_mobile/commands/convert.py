@@ -77,12 +77,20 @@ def artifact_table(manifest: dict[str, Any], out: Path, seconds: float) -> Table
                       _tensor(art.get("output_dtype", "float32"), art.get("output_quantization")),
                       _pct(fid.get("top1_agreement")), _pct(fid.get("confident_agreement")),
                       ", ".join(art.get("default_for") or []))
-    choice = manifest.get("export_config", {}).get("default_tflite")
-    if choice:
+    config = manifest.get("export_config", {})
+    lines = []
+    if config.get("default_tflite"):
+        choice = config["default_tflite"]
         limits = choice["limits"]
         measured = (f"; agreement with Keras on {limits['images']} held-out images "
                     f"({limits['confident_images']} confident)") if "images" in limits else ""
-        table.caption = f"flowers.tflite = {choice['precision']}: {choice['reason']}{measured}"
+        lines.append(f"flowers.tflite = {choice['precision']}: {choice['reason']}{measured}")
+    if config.get("default_coreml"):
+        coreml = config["default_coreml"]
+        lines.append(f"{coreml['package']} ({coreml['precision']}) "
+                     f"{'meets' if coreml['meets_limits'] else 'MISSES'} its limits; {coreml['reason']}")
+    if lines:
+        table.caption = "\n".join(lines)
     return table
 
 

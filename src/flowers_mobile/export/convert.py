@@ -211,10 +211,10 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                     artifacts += _tflite_artifacts(model, info, labels, precision_list, representative, cfg, tmp,
                                                    steps, background, dataset, forced, other_work=None if not work else lambda: _other_targets(
                                                        work, model, info, labels, cfg, tmp, steps, export_coreml,
-                                                       source_sha, labels_sha, coreml_precision, coreml_compression))
+                                                       source_sha, labels_sha, coreml_precision, coreml_compression, dataset))
                 else:
                     artifacts += _other_targets(target_list, model, info, labels, cfg, tmp, steps, export_coreml,
-                                                source_sha, labels_sha, coreml_precision, coreml_compression)
+                                                source_sha, labels_sha, coreml_precision, coreml_compression, dataset)
                 with steps.step("manifest"):
                     export_config = {
                         **asdict(cfg.export),
@@ -237,9 +237,10 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
 def _write_manifest(tmp: Path, cfg: Config, model_path: Path, labels_out: Path, labels: list[str],
                     artifacts: list[Artifact], export_config: dict[str, Any]) -> dict[str, Any]:
     """manifest.json, with the default TFLite choice (when there is one) in its export config."""
-    default = next((a for a in artifacts if a.file == DEFAULT_TFLITE), None)
-    if default is not None and "default_choice" in default.extra:
-        export_config["default_tflite"] = default.extra["default_choice"]
+    for platform, key in (("android", "default_tflite"), ("ios", "default_coreml")):
+        default = next((a for a in artifacts if platform in a.default_for), None)
+        if default is not None and "default_choice" in default.extra:
+            export_config[key] = default.extra["default_choice"]
     manifest = new_manifest(model_name=cfg.export.model_name, source_model=model_path, labels_file=labels_out,
                             labels=labels, artifacts=artifacts, config=export_config)
     write_manifest(tmp, manifest)
@@ -347,7 +348,8 @@ def _tflite_artifact(tmp: Path, name: str, precision: str, data: bytes, labels: 
 
 def _other_targets(targets: list[str], model: Any, info: Any, labels: list[str], cfg: Config, tmp: Path,
                    steps: _Steps, export_coreml: Any, source_sha: str, labels_sha: str,
-                   coreml_precision: str | None, coreml_compression: Sequence[str] | None) -> list[Artifact]:
+                   coreml_precision: str | None, coreml_compression: Sequence[str] | None,
+                   dataset: Any | None = None) -> list[Artifact]:
     artifacts: list[Artifact] = []
     if "saved_model" in targets:
         from flowers_mobile.export.saved_model import export_saved_model
@@ -364,4 +366,10 @@ def _other_targets(targets: list[str], model: Any, info: Any, labels: list[str],
             artifacts += export_coreml(model, labels, tmp, cfg.export, source_model_sha256=source_sha,
                                        labels_sha256=labels_sha, precision=coreml_precision,
                                        compression=list(coreml_compression) if coreml_compression else None)
+        if dataset is not None:
+            from flowers_mobile.export.coreml_fidelity import measure_packages
+
+            with steps.step("Core ML fidelity on held-out images"):
+                measure_packages([a for a in artifacts if a.format == "mlpackage"], tmp, model, dataset, labels,
+                                 info.input_size, cfg)
     return artifacts
