@@ -87,8 +87,9 @@ def artifact_table(manifest: dict[str, Any], out: Path, seconds: float) -> Table
         lines.append(f"flowers.tflite = {choice['precision']}: {choice['reason']}{measured}")
     if config.get("default_coreml"):
         coreml = config["default_coreml"]
-        lines.append(f"{coreml['package']} ({coreml['precision']}) "
-                     f"{'meets' if coreml['meets_limits'] else 'MISSES'} its limits; {coreml['reason']}")
+        verdict = "meets its limits" if coreml["meets_limits"] else \
+            f"misses its limits ({'; '.join(coreml.get('missed') or [])})"
+        lines.append(f"{coreml['package']} ({coreml['precision']}) {verdict}; {coreml['reason']}")
     if lines:
         table.caption = "\n".join(lines)
     return table

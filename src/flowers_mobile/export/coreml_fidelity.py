@@ -68,7 +68,7 @@ def measure_packages(packages: list[Artifact], export_dir: Path, model: Any, dat
         reason = "no compressed variant meets its limits" + (f": {', '.join(rejected)}" if rejected else
                                                               " (none was exported)")
     summary = {"package": default.file, "precision": default.precision,
-               "meets_limits": default.extra["fidelity"]["meets_limits"],
+               "meets_limits": default.extra["fidelity"]["meets_limits"], "missed": default.extra["fidelity"]["missed"],
                "offered": None if offered is None else offered.file, "reason": reason, **held.describe()}
     default.extra["default_choice"] = summary
     return summary
