@@ -93,10 +93,15 @@ class TrainingConfig:
 
 @dataclass
 class ExportConfig:
-    #: TFLite precisions written by `convert --target tflite`; the first is `flowers.tflite`.
+    #: TFLite precisions written by `convert --target tflite`. `flowers.tflite` is the one chosen by
+    #: measured fidelity (export/choose_default.py); the first when nothing can be measured.
     tflite_precisions: list[str] = field(default_factory=lambda: ["int8", "float16", "dynamic", "float32"])
     #: Images drawn (stratified) from the training split to calibrate int8.
     representative_size: int = field(default=300, metadata=_range(1))
+    #: When plain int8 misses the int8 limits on held-out images, also write int8 with float
+    #: fallback for its most sensitive layers (export/int8_fallback.py), at most this many times
+    #: the plain int8 size; 0 turns it off.
+    int8_fallback_budget: float = field(default=1.25, metadata=_range(0))
     coreml_precision: Literal["float16", "float32"] = "float16"
     #: Extra Core ML variants: any of "linear8", "palette6", "palette4".
     coreml_compression: list[str] = field(default_factory=list)
@@ -163,6 +168,11 @@ class ParityConfig:
     limits: ParityLimits = field(default_factory=ParityLimits)
     #: Inconclusive verdicts fail the run (as `parity --strict`).
     strict: bool = False
+    #: What `convert` asks of the artifact it makes flowers.tflite, besides the int8 row's
+    #: agreement and accuracy limits: agreement on the images where Keras is confident (its
+    #: top-2 probability margin above `confident_margin`).
+    int8_min_confident_agreement: float = field(default=0.99, metadata=_range(0, 1))
+    confident_margin: float = field(default=0.2, metadata=_range(0, 1))
     max_images: int = field(default=200, metadata=_range(1))
 
     # Read-only names of the flat keys this section had before the per-variant table, for

@@ -31,6 +31,7 @@ PRECISIONS = ("int8", "float16", "dynamic", "float32")
 PRECISION_ALIASES = {
     "int8": "int8", "fp16": "float16", "float16": "float16", "dynamic": "dynamic",
     "none": "float32", "fp32": "float32", "float32": "float32",
+    "int8_fallback": "int8_fallback",  # int8 with float fallback (export/int8_fallback.py)
 }
 DEFAULT_TFLITE = "flowers.tflite"
 INPUT_NAME = "image"
@@ -118,6 +119,12 @@ def convert_tflite(function: Any, precision: str, representative: np.ndarray | N
     import tensorflow as tf
 
     precision = precision_name(precision)
+    if precision == "int8_fallback":
+        from flowers_mobile.export.int8_fallback import convert_with_fallback
+
+        if representative is None or len(representative) == 0:
+            raise UserError("int8_fallback needs representative images", hint="pass --data DIR")
+        return convert_with_fallback(function, representative).flatbuffer
     with quiet_tf():
         converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
     if precision == "float16":
