@@ -9,7 +9,7 @@ DEMO_RUN := models/demo
 
 setup: .venv/.installed
 
-.venv/.installed: pyproject.toml constraints.txt tools/setup.sh
+.venv/.installed: pyproject.toml constraints.txt tools/setup.sh tools/fetch_fixtures.py
 	bash tools/setup.sh
 
 ## demo: synthetic data -> train -> convert (every target) -> parity -> benchmark -> bundle, offline.
