@@ -374,10 +374,13 @@ def _other_targets(targets: list[str], model: Any, info: Any, labels: list[str],
             artifacts += export_coreml(model, labels, tmp, cfg.export, source_model_sha256=source_sha,
                                        labels_sha256=labels_sha, precision=coreml_precision,
                                        compression=list(coreml_compression) if coreml_compression else None)
-        if dataset is not None:
+        packages = [a for a in artifacts if a.format == "mlpackage"]
+        # Measured here only when there is a choice to make (compressed variants beside the
+        # default): on Linux the numpy executor runs at a few images/s at 224 px, and `parity`
+        # measures the default package anyway.
+        if dataset is not None and len(packages) > 1:
             from flowers_mobile.export.coreml_fidelity import measure_packages
 
             with steps.step("Core ML fidelity on held-out images"):
-                measure_packages([a for a in artifacts if a.format == "mlpackage"], tmp, model, dataset, labels,
-                                 info.input_size, cfg)
+                measure_packages(packages, tmp, model, dataset, labels, info.input_size, cfg)
     return artifacts
