@@ -77,7 +77,10 @@ def make_tf_dataset(samples: Sequence[Sample], image_size: int, batch_size: int,
     if training:
         # Shuffle paths (cheap) before decoding; reshuffled every epoch.
         ds = ds.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=opts.ordered)
+    if opts.decode_parallel_calls is None:
+        ds = ds.map(_load)  # serial: in order by construction
+    else:
+        ds = ds.map(_load, num_parallel_calls=opts.decode_parallel_calls, deterministic=opts.ordered)
     if cache:
         ds = ds.cache()
         if training:

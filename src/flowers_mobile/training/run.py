@@ -55,7 +55,7 @@ from flowers_mobile.model import (
     set_batchnorm_momentum,
     unfreeze_top,
 )
-from flowers_mobile.training.determinism import seed_everything
+from flowers_mobile.training.determinism import op_determinism, seed_everything
 from flowers_mobile.training.features import build_head, copy_head, extract_features, load_cache
 from flowers_mobile.training.progress import Reporter
 from flowers_mobile.training.state import PhaseState, checkpoint_callback, save_weights_atomic
@@ -118,7 +118,8 @@ def train(data_dir: Path, out_dir: Path, cfg: Config, *, resume: bool = False, p
     with Reporter(progress) as rep:
         cfg = _prepare_run_folder(dataset, data_dir, out_dir, cfg, resume, rep)
         _check_dataset(dataset, cfg, data_dir)
-        return _train(dataset, out_dir, backup, cfg, resume, rep, started)
+        with op_determinism(cfg.training.deterministic):
+            return _train(dataset, out_dir, backup, cfg, resume, rep, started)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,7 +195,7 @@ def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: b
     backup.mkdir(parents=True, exist_ok=True)
     atomic_write_json(backup / META, {"labels": classes, "config": cfg.to_dict(), "data": str(dataset.root)})
 
-    seed_everything(tc.seed, tc.deterministic)
+    seed_everything(tc.seed)
     mixed = use_mixed_precision(tc.mixed_precision)
     bn = batchnorm_mode(cfg.model, tc.batchnorm)
     scratch = cfg.model.weights.lower() == "none"
