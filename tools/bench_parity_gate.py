@@ -290,12 +290,24 @@ EXPORT_DEFECTS = {
 
 
 def _convert(model: Path, out: Path, data: Path, cfg: Config, *, targets=DEFECT_TARGETS,
-             precisions=DEFECT_PRECISIONS, **kwargs: Any) -> Path:
+             precisions=DEFECT_PRECISIONS, calibration_data: Path | None = None, **kwargs: Any) -> Path:
     from flowers_mobile.export.convert import convert
 
-    convert(model, out, cfg, targets=targets, precisions=precisions, data_dir=data,
+    convert(model, out, cfg, targets=targets, precisions=precisions, data_dir=calibration_data or data,
             coreml_compression=cfg.export.coreml_compression, progress=False, **kwargs)
     return out
+
+
+def _blank_images(labels_path: Path, cfg: Config, folder: Path, per_class: int = 10) -> Path:
+    """Black images in a folder per label: a calibration set that any `--data` accepts."""
+    from PIL import Image
+
+    side = cfg.model.input_size
+    for label in labels_path.read_text(encoding="utf-8").splitlines():
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.new("RGB", (side, side)).save(folder / label / f"blank_{i:02d}.png")
+    return folder
 
 
 def _swapped_labels(labels_path: Path, out: Path) -> Path:
@@ -307,22 +319,12 @@ def _swapped_labels(labels_path: Path, out: Path) -> Path:
 
 def plant_export_defect(name: str, model: Path, data: Path, cfg: Config, work: Path) -> Path:
     """An export folder of `model` with defect `name` in its artifacts or files."""
-    import flowers_mobile.export.tflite as tflite_module
-
     out = work / f"export_{name}"
     if name == "normalize_twice":
         return _convert(model, out, data, cfg, normalize="mobilenet")
-    if name == "int8_blank_calibration":
-        real = tflite_module.representative_images
-
-        def blank(dataset, count, seed, input_size):
-            return np.zeros_like(real(dataset, min(count, 4), seed, input_size)[:1]).repeat(count, axis=0)
-
-        tflite_module.representative_images = blank
-        try:
-            return _convert(model, out, data, cfg, targets=("tflite",), precisions=("int8",))
-        finally:
-            tflite_module.representative_images = real
+    if name == "int8_blank_calibration":  # --data pointed at a folder of blank images
+        return _convert(model, out, data, cfg, targets=("tflite",), precisions=("int8",),
+                        calibration_data=_blank_images(model.parent / "labels.txt", cfg, work / "blank"))
     swapped = _swapped_labels(model.parent / "labels.txt", work / f"labels_{name}.txt")
     _convert(model, out, data, cfg, labels_path=swapped)
     if name == "labels_swapped_metadata":  # the export's labels.txt put right, the artifacts keep theirs
