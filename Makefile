@@ -14,7 +14,7 @@ DEMO_SET := --config $(DEMO_CONFIG)$(if $(SEED), --set data.seed=$(SEED) --set t
 
 setup: .venv/.installed
 
-.venv/.installed: pyproject.toml constraints.txt tools/setup.sh
+.venv/.installed: pyproject.toml constraints.txt tools/setup.sh tools/fetch_fixtures.py
 	bash tools/setup.sh
 
 ## demo: synthetic data -> train -> convert (every target) -> parity -> benchmark -> bundle, offline.

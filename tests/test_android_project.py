@@ -157,7 +157,7 @@ def test_gradle_build_is_complete():
     assert 'implementation(project(":core"))' in app
     assert "viewBinding = true" in app
     assert re.search(r"isMinifyEnabled\s*=\s*true", app) and (APP / "app/proguard-rules.pro").is_file()
-    assert "-keep class org.tensorflow.lite.**" in (APP / "app/proguard-rules.pro").read_text()
+    assert "-keep class com.google.mediapipe.**" in (APP / "app/proguard-rules.pro").read_text()
     props = (APP / "gradle/wrapper/gradle-wrapper.properties").read_text()
     assert re.search(r"distributionUrl=https\\://services\.gradle\.org/distributions/gradle-8\.\d+(\.\d+)?-bin\.zip", props)
     assert "android.useAndroidX=true" in (APP / "gradle.properties").read_text()
@@ -177,8 +177,30 @@ def test_version_catalog_covers_every_alias_used():
         assert entry.get("version.ref", entry.get("version", {}).get("ref") if isinstance(entry.get("version"), dict)
                          else None) in catalog["versions"] or "version" in entry, entry
     libs = {f'{v["group"]}:{v["name"]}' for v in catalog["libraries"].values()}
-    assert {"org.tensorflow:tensorflow-lite-task-vision", "org.tensorflow:tensorflow-lite-gpu-delegate-plugin",
-            "org.tensorflow:tensorflow-lite-gpu", "androidx.camera:camera-camera2", "androidx.camera:camera-view"} <= libs
+    assert {"com.google.mediapipe:tasks-vision", "androidx.camera:camera-camera2", "androidx.camera:camera-view"} <= libs
+    # MediaPipe Tasks replaced the TFLite Task Library and its GPU artifacts (not 16 KB page aligned).
+    assert not [lib for lib in libs if lib.startswith("org.tensorflow:")], libs
+    version = catalog["versions"][catalog["libraries"]["mediapipe-tasks-vision"]["version"]["ref"]]
+    assert tuple(int(p) for p in version.split(".")) >= (0, 10, 29), f"tasks-vision {version} is not 16 KB aligned"
+
+
+def test_the_app_runs_mediapipe_tasks_on_camerax_frames():
+    """LIVE_STREAM ImageClassifier fed by ImageAnalysis (RGBA_8888, keep-only-latest), CPU by
+    default and the GPU delegate on demand; no TensorFlow Lite class left anywhere."""
+    kotlin = {p.name: p.read_text() for p in (MAIN / "kotlin").rglob("*.kt")}
+    sources = "\n".join([*kotlin.values(), *(p.read_text() for p in APP.rglob("*.gradle.kts")),
+                         (APP / "app/proguard-rules.pro").read_text()])
+    assert "org.tensorflow" not in sources
+    classifier = kotlin["FlowerClassifier.kt"]
+    for needed in ("import com.google.mediapipe.tasks.vision.imageclassifier.ImageClassifier", "RunningMode.LIVE_STREAM",
+                   "classifyAsync(", "setResultListener", "Delegate.GPU", "Delegate.CPU",
+                   "setModelAssetPath(MODEL_ASSET)", "setRotationDegrees", "setRegionOfInterest"):
+        assert needed in classifier, needed
+    assert "setMaxResults" not in classifier  # every class comes back for the smoother
+    activity = kotlin["MainActivity.kt"]
+    assert "ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888" in activity and "ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST" in activity
+    model = kotlin["ClassifierViewModel.kt"]
+    assert "switchBackend(Backend.CPU)" in model and "Backend.GPU" in model  # CPU first, GPU as the option
 
 
 def _check_jsonschema() -> str:
@@ -197,6 +219,11 @@ def test_workflow_matches_the_github_schema_and_builds_the_apk():
     assert "actions/setup-java@" in text and 'java-version: "17"' in text
     assert "./gradlew --stacktrace test assembleDebug" in text
     assert "gradle wrapper --gradle-version" in text and "actions/upload-artifact@" in text
+    # 16 KB pages: the built APK goes through the ELF and zip-alignment checks, with zipalign -P 16.
+    check = re.search(r"python3 tools/check_16kb\.py --zipalign \S+/zipalign\"? \\\n\s+(\S+)", text)
+    assert check and check.group(1) == "android_app/app/build/outputs/apk/debug/app-debug.apk"
+    assert text.index("./gradlew --stacktrace test assembleDebug") < text.index("python3 tools/check_16kb.py")
+    assert (REPO / "tools/check_16kb.py").is_file()
 
 
 def test_schema_check_rejects_a_broken_workflow(tmp_path):

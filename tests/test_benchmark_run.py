@@ -26,7 +26,7 @@ def test_flops_of_mobilenetv2_match_the_published_count():
 @pytest.mark.slow
 def test_benchmark_writes_json_and_chart_with_ratios_to_keras(trained_and_exported, tmp_path, capsys):
     run, export = trained_and_exported
-    # The Android default (LiteRT and Task Library) and float32 (GFLOP/s): the other artifacts
+    # The Android default (LiteRT, the Task Library and MediaPipe) and float32 (GFLOP/s): the other artifacts
     # run through the same code and only cost CI time.
     export = sub_export(export, tmp_path / "export", ["flowers.tflite", "flowers_float32.tflite"])
     code = _cli(["benchmark", "--exports", str(export), "--model", str(run / "model.keras"),
@@ -40,11 +40,12 @@ def test_benchmark_writes_json_and_chart_with_ratios_to_keras(trained_and_export
         assert img.format == "PNG" and img.width > 800
     entries = {e["name"]: e for e in report["entries"]}
     assert set(entries) == {"model.keras [keras]", "flowers.tflite [litert]", "flowers.tflite [task_library]",
-                            "flowers_float32.tflite [litert]"}
+                            "flowers.tflite [mediapipe]", "flowers_float32.tflite [litert]"}
     assert not [e["error"] for e in entries.values() if e["error"]]
     keras = entries["model.keras [keras]"]
     assert keras["reference"] and keras["ratios"]["p50_ms@1"] == 1.0 and keras["ratios"]["bytes"] == 1.0
     assert entries["flowers.tflite [task_library]"]["ipc"] is True
+    assert entries["flowers.tflite [mediapipe]"]["ipc"] is False  # in process, no worker
     for e in entries.values():
         assert e["load_s"] > 0 and e["peak_rss_mb"] > 0
         for t in ("1", "2"):
@@ -55,7 +56,7 @@ def test_benchmark_writes_json_and_chart_with_ratios_to_keras(trained_and_export
     # LiteRT loads a flatbuffer without TensorFlow: far less memory than Keras in its own process.
     assert entries["flowers_float32.tflite [litert]"]["peak_rss_mb"] < keras["peak_rss_mb"]
     assert report["flops"] > 0 and entries["flowers_float32.tflite [litert]"]["gflops_per_s"]["2"] > 0
-    # flowers.tflite is the int8 model: the size figure, int8 over float32.
+    # flowers.tflite is the int8 model: the README's size figure, int8 over float32.
     assert report["int8_float32_tflite_size_ratio"] == pytest.approx(
         entries["flowers.tflite [litert]"]["bytes"] / entries["flowers_float32.tflite [litert]"]["bytes"])
     assert report["int8_float32_tflite_size_ratio"] < 0.5

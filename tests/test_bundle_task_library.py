@@ -1,4 +1,5 @@
-"""The bundled Android asset is a model the Task Library classifies with our labels.
+"""The bundled Android asset is a model MediaPipe Tasks (the Android app's classifier) and the
+Task Library classify with our labels.
 
 A tiny classifier with the project's preprocessing-in-the-graph (raw 0..255 pixels in, a
 `Rescaling` layer to [-1, 1], softmax out; a few convolutions instead of MobileNetV2 because
@@ -6,13 +7,15 @@ full-int8 conversion of even the smallest MobileNetV2 takes about a minute on 2 
 converted to full-int8 TFLite with classifier metadata, exactly the contract the app relies on (uint8 input, scale 1, zero point 0,
 labels in the metadata), put into an export folder with `new_manifest`, bundled into a copy of
 the Android app, and the file in the app's assets is loaded by the TFLite Task Library's C++
-`ImageClassifier` (the one the Android app runs) in a subprocess without TensorFlow, and
-compared with the LiteRT interpreter on the same pixels.
+`ImageClassifier` in a subprocess without TensorFlow and by MediaPipe Tasks' `ImageClassifier`
+(the one the Android app runs), and both are compared with the LiteRT interpreter on the same
+pixels.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -117,8 +120,10 @@ def test_bundled_asset_classifies_with_the_task_library(int8_export, tmp_path):
     rng = np.random.default_rng(1)
     pixels = rng.integers(0, 256, size=(4, SIZE, SIZE, 3), dtype=np.uint8)
     np.save(tmp_path / "pixels.npy", pixels)
+    # tflite-support's generated _pb2 modules need the pure-Python protobuf (as in the runtime's worker).
+    env = dict(os.environ, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
     run = subprocess.run([sys.executable, "-c", TASK_LIBRARY_SCRIPT, str(asset), str(tmp_path / "pixels.npy")],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr[-2000:]
     task = json.loads(run.stdout.strip().splitlines()[-1])
 
@@ -140,3 +145,39 @@ def test_bundled_asset_classifies_with_the_task_library(int8_export, tmp_path):
         for index, _, score in categories:
             got[index] = score
         np.testing.assert_allclose(got, expected, atol=scale + 1e-6)
+
+
+def _litert_scores(model: Path, pixels: np.ndarray) -> tuple[np.ndarray, float]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(model))
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    scale, zero = out["quantization"]
+    rows = []
+    for img in pixels:
+        interpreter.set_tensor(inp["index"], img[None])
+        interpreter.invoke()
+        rows.append((interpreter.get_tensor(out["index"])[0].astype(np.float32) - zero) * scale)
+    return np.stack(rows), scale
+
+
+@pytest.mark.slow
+def test_bundled_asset_classifies_with_mediapipe(int8_export, tmp_path):
+    """MediaPipe Tasks' ImageClassifier reads the labels from the asset's metadata: every
+    category carries our name at our index, with LiteRT's score for the same pixels."""
+    from flowers_mobile.runtimes.mediapipe import MediaPipePredictor
+
+    android = tmp_path / "android_app"
+    shutil.copytree(REPO / "android_app", android, ignore=shutil.ignore_patterns("build", ".gradle", "assets"))
+    (tmp_path / "ios_app").mkdir()
+    bundle(int8_export, "android", android, tmp_path / "ios_app")
+    asset = android / "app/src/main/assets/flowers.tflite"
+    pixels = np.random.default_rng(2).integers(0, 256, size=(6, SIZE, SIZE, 3), dtype=np.uint8)
+    expected, scale = _litert_scores(asset, pixels)
+    with MediaPipePredictor(asset) as predictor:
+        assert predictor.labels == LABELS and predictor.input_size == (SIZE, SIZE)
+        by_name = predictor.classify_by_name(pixels)  # also checks each name sits at its label's index
+        got = predictor.predict(pixels)
+    assert all(sorted(scores) == sorted(LABELS) for scores in by_name)
+    np.testing.assert_allclose(got, expected, atol=scale + 1e-6)

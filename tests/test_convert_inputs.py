@@ -115,6 +115,7 @@ def test_runtimes_on_a_model_without_metadata(tmp_path):
     from flowers_mobile.export.metadata import embedded_labels
     from flowers_mobile.export.tflite import convert_tflite, frozen_function
     from flowers_mobile.runtimes.litert import LiteRTPredictor
+    from flowers_mobile.runtimes.mediapipe import MediaPipePredictor
     from flowers_mobile.runtimes.task_library import TaskLibraryPredictor
 
     data = convert_tflite(frozen_function(tiny_classifier(), (TINY_SIZE, TINY_SIZE)), "float32")
@@ -125,6 +126,8 @@ def test_runtimes_on_a_model_without_metadata(tmp_path):
         LiteRTPredictor(path)
     with pytest.raises(UserError, match="the Task Library needs them"):
         TaskLibraryPredictor(path)
+    with pytest.raises(UserError, match="MediaPipe Tasks needs them"):
+        MediaPipePredictor(path)
     (tmp_path / "labels.txt").write_text("\n".join(TINY_LABELS) + "\n")
     with LiteRTPredictor(path) as predictor:
         assert predictor.labels == TINY_LABELS

@@ -1,6 +1,6 @@
 """parity: bad input is one line and exit 2 with nothing written; an undecodable image is skipped
 and reported; the comparison arithmetic on known arrays. (A planted error failing parity with
-exit 1: test_parity_exports.py.)"""
+exit 1: test_parity_exports.py; the statistics and the limits table: test_parity_stats.py.)"""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flowers_mobile.config import Config, ParityConfig
+from flowers_mobile.config import Config
 from flowers_mobile.data.sources import load_dataset, stratified_sample
-from flowers_mobile.parity import compare, limits_for, run_parity, runtimes_for
+from flowers_mobile.parity import compare, run_parity, runtimes_for
 from tests.runtime_fixtures import cli_exit as _cli
 from tests.runtime_fixtures import sub_export
 
@@ -38,24 +38,22 @@ def test_compare_counts_agreement_differences_and_accuracy():
     assert out["accuracy"] == pytest.approx(0.5)  # images 0 and 1; Keras also gets image 2
     assert out["accuracy_change"] == pytest.approx(-0.25)
     assert out["per_class_accuracy_change"] == {"a": 0.0, "b": 0.0, "c": -1.0}
+    assert out["keras_right_export_wrong"] == 1 and out["keras_wrong_export_right"] == 0  # image 2
+    assert out["mean_tv"] == pytest.approx(0.5 * np.abs(exp - ref).sum(1).mean(), abs=1e-7)
+    assert out["near_ties"] == 0 and out["decided"] == 4 and out["agreement"] == pytest.approx(0.75)
     # The disagreement comes first, then the largest difference; identical images are not listed.
     assert [w["path"] for w in out["worst"]] == ["2.png", "1.png"]
     assert out["worst"][0]["keras"] == "c" and out["worst"][0]["export"] == "a"
-
-
-def test_limits_follow_the_precision():
-    pc = ParityConfig()
-    assert limits_for("float32", pc) == [("max_abs_diff", "<=", 1e-4)]
-    assert ("top1_agreement", ">=", 0.995) in limits_for("float16", pc)
-    assert limits_for("dynamic", pc) == [("top1_agreement", ">=", 0.98)]
-    assert ("accuracy_drop", "<=", 0.01) in limits_for("int8", pc)
-    assert limits_for("palette4", pc) == [("top1_agreement", ">=", pc.palette4_min_top1_agreement),
-                                          ("accuracy_drop", "<=", pc.palette4_max_accuracy_drop)]
-    assert limits_for("unknown", pc) == limits_for("int8", pc)
+    # Image 2's Keras top-2 margin is 0.1 (0.4 vs 0.3), image 3's 0.1: near-ties at a margin of 0.15,
+    # counted apart; agreement is then over images 0 and 1.
+    out = compare(ref, exp, true, labels, [Path(f"{i}.png") for i in range(4)], near_tie_margin=0.15)
+    assert (out["near_ties"], out["near_tie_flips"], out["decided"], out["agreements"]) == (2, 1, 2, 2)
+    assert out["agreement"] == 1.0 and out["top1_agreement"] == pytest.approx(0.75)
+    assert {w["path"] for w in out["near_tie_images"]} == {"2.png", "3.png"}
 
 
 def test_default_runtimes_per_artifact():
-    assert runtimes_for({"file": "flowers.tflite", "format": "tflite"}) == ["litert", "task_library"]
+    assert runtimes_for({"file": "flowers.tflite", "format": "tflite"}) == ["litert", "task_library", "mediapipe"]
     assert runtimes_for({"file": "flowers_float16.tflite", "format": "tflite"}) == ["litert"]
     assert runtimes_for({"file": "Flowers.mlpackage", "format": "mlpackage"}) in (["coreml"], ["coreml_executor"])
     assert runtimes_for({"file": "saved_model", "format": "saved_model"}) == ["saved_model"]
@@ -84,12 +82,13 @@ def test_parity_skips_an_undecodable_image_and_writes_reports(trained_and_export
     out = capsys.readouterr()
     assert "skipped" in out.err and str(broken) in out.err
     report = json.loads((small_export / "parity.json").read_text())
-    assert report["passed"] and report["skipped"][0]["path"] == str(broken)
+    assert report["passed"] and report["verdict"] == "pass" and report["skipped"][0]["path"] == str(broken)
     assert report["images"] == 19  # 20 drawn, one undecodable
     (f32,) = report["exports"]
     assert f32["runtime"] == "litert" and f32["max_abs_diff"] <= 1e-4 and f32["top1_agreement"] == 1.0
+    assert f32["verdict"] == "pass" and f32["variant"] == "float32"
     assert "| flowers_float32.tflite | litert | float32 |" in (small_export / "parity.md").read_text()
-    assert json.loads((small_export / "manifest.json").read_text())["parity"]["passed"] is True
+    assert json.loads((small_export / "manifest.json").read_text())["parity"]["verdict"] == "pass"
 
 
 def test_export_folder_without_manifest_is_exit_2(tmp_path, trained_and_exported, synth_data_dir, capsys):

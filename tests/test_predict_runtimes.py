@@ -1,14 +1,18 @@
-"""predict: the same top-1 for the same image through Keras, LiteRT, the Task Library, the Core ML
-executor and SavedModel; folders, undecodable images, and bad input."""
+"""predict: the same top-1 for the same image through Keras, LiteRT, the Task Library, MediaPipe
+Tasks, the Core ML executor and SavedModel; MediaPipe's scores against LiteRT's; folders,
+undecodable images, and bad input."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 
+import numpy as np
 import pytest
 
 from flowers_mobile.data.sources import load_dataset
+from flowers_mobile.images import load_image
 from flowers_mobile.predict import predict_images
 from tests.runtime_fixtures import cli_exit as _cli
 
@@ -24,7 +28,7 @@ def test_same_top1_through_every_runtime(trained_and_exported, synth_data_dir, c
     expected = [p.label for p in sure]
     mlpackage = next(export.glob("*.mlpackage"))
     runs = [(run / "model.keras", "keras"), (export / "flowers.tflite", "litert"),
-            (export / "flowers.tflite", "task_library"), (mlpackage, "coreml_executor"),
+            (export / "flowers.tflite", "task_library"), (export / "flowers.tflite", "mediapipe"), (mlpackage, "coreml_executor"),
             (export / "saved_model", "saved_model")]
     for model, runtime in runs:
         assert _cli(["predict", *images, "--model", str(model), "--runtime", runtime, "--json", "--top-k", "2"]) == 0
@@ -34,6 +38,28 @@ def test_same_top1_through_every_runtime(trained_and_exported, synth_data_dir, c
         assert got == expected, f"{runtime} on {model.name}: {got} != Keras {expected}"
         assert all(len(p["top"]) == 2 and p["top"][0]["probability"] >= p["top"][1]["probability"]
                    for p in out["predictions"])
+
+
+@pytest.mark.slow
+def test_mediapipe_answers_like_litert_with_our_label_names(trained_and_exported, synth_data_dir):
+    """The Android app's classifier on the Android default model: every category named from the
+    metadata with our labels, and the scores LiteRT gives for the same pixels (MediaPipe adds no
+    resize or crop at the input size), to the output's quantization step."""
+    from flowers_mobile.runtimes.litert import LiteRTPredictor
+    from flowers_mobile.runtimes.mediapipe import MediaPipePredictor
+
+    _, export = trained_and_exported
+    model = export / "flowers.tflite"
+    with LiteRTPredictor(model) as litert, MediaPipePredictor(model) as mediapipe:
+        h, w = litert.input_size
+        images = np.stack([load_image(s.path, (w, h)) for s in load_dataset(synth_data_dir).test[:24]])
+        by_name = mediapipe.classify_by_name(images)
+        assert all(sorted(scores) == sorted(litert.labels) for scores in by_name)
+        got, expected = mediapipe.predict(images), litert.predict(images)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    step = litert.output_details["quantization"][0]
+    assert 0 < step <= 1 / 255 and np.abs(got - expected).max() <= step + 1e-6
+    assert (got.argmax(1) == expected.argmax(1)).all()
 
 
 @pytest.mark.slow
@@ -75,3 +101,17 @@ def test_bad_arguments_are_exit_2(tmp_path, capsys):
     assert "does not open tflite" in capsys.readouterr().err
     assert _cli(["predict", str(image), "--model", str(model), "--runtime", "onnx"]) == 2
     assert "unknown runtime" in capsys.readouterr().err
+    assert _cli(["predict", str(image), "--model", str(model), "--runtime", "mediapipe"]) == 2
+    assert "not a TFLite model" in capsys.readouterr().err
+
+
+def test_mediapipe_missing_here_is_exit_2(tmp_path, capsys, monkeypatch):
+    from PIL import Image
+
+    image, model = tmp_path / "a.png", tmp_path / "m.tflite"
+    Image.new("RGB", (8, 8)).save(image)
+    model.write_bytes(b"x")
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # what a platform without its wheel looks like
+    assert _cli(["predict", str(image), "--model", str(model), "--runtime", "mediapipe"]) == 2
+    err = capsys.readouterr().err
+    assert "mediapipe is not installed (pip install mediapipe==1.2.2)" in err and len(err.strip().splitlines()) == 1

@@ -5,7 +5,7 @@
 Builds the classifier offline (weights none: size and speed do not depend on the weights),
 draws a 17-class calibration set, converts it with the convert library (every TFLite
 precision, Core ML, SavedModel), then runs the benchmark library (each runtime in its own
-process, Keras float32 as the reference) and prints the table and the issue's figures:
+process, Keras float32 as the reference) and prints the table and the README's figures:
 int8 / float32 TFLite size (goal <= 0.31), each artifact's p50 latency as a ratio to Keras
 single-image latency, and the achieved GFLOP/s of float32 LiteRT (MobileNetV2 1.0 / 224 is
 about 0.6 GFLOP per image).

@@ -46,5 +46,8 @@ impl = api_implementation.Type()
 if impl != "upb":
     raise SystemExit(f"setup: protobuf runs its '{impl}' implementation, expected 'upb' (compiled); reinstall with: .venv/bin/pip install -c constraints.txt -e .[dev]")
 PROTOCHECK
+# The real pretrained model and photographs some tests and benchmarks use (.cache/fixtures/, sha256
+# checked). Offline it says what is missing and setup goes on; with CI=true a failure stops setup.
+.venv/bin/python tools/fetch_fixtures.py
 touch .venv/.installed
 echo "setup: ready (.venv, $(.venv/bin/python --version))"

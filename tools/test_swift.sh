@@ -18,7 +18,7 @@ SCRATCH="${SWIFT_SCRATCH:-.build/swift/FlowersCore}"
 
 if ! command -v swift >/dev/null 2>&1; then
   if [ "${CI:-}" = "true" ]; then
-    echo "swift: no Swift toolchain on PATH, and CI=true requires one (Linux: swift.org toolchain, see STACK.md; macOS: Xcode)" >&2
+    echo "swift: no Swift toolchain on PATH, and CI=true requires one (Linux: swift.org toolchain, see docs/stack.md; macOS: Xcode)" >&2
     exit 1
   fi
   echo "swift: skipped (no Swift toolchain)"

@@ -39,8 +39,7 @@ android {
     }
 
     androidResources {
-        // The model is memory-mapped from the APK by the Task Library: it must be stored
-        // uncompressed.
+        // MediaPipe memory-maps the model from the APK's assets: it must be stored uncompressed.
         noCompress += "tflite"
     }
 }
@@ -62,10 +61,7 @@ dependencies {
     implementation(libs.camera.lifecycle)
     implementation(libs.camera.view)
 
-    implementation(libs.tflite.task.vision)
-    implementation(libs.tflite.gpu.delegate.plugin)
-    implementation(libs.tflite.gpu)
-    implementation(libs.tflite.metadata)
+    implementation(libs.mediapipe.tasks.vision)
 
     testImplementation(libs.junit)
 }

@@ -3,7 +3,7 @@
 On Linux coremltools logs "Failed to load _MLModelProxy: No module named
 'coremltools.libcoremlpython'" (six times: the native runtime exists only on macOS, and this
 project runs packages with its own executor there), and with TensorFlow 2.19 "TensorFlow version
-2.19.1 has not been tested with coremltools" (STACK.md pins the pair that works). Only these
+2.19.1 has not been tested with coremltools" (docs/stack.md: the pair works). Only these
 two messages are dropped; every other coremltools warning still shows. Each module that imports
 coremltools calls `quiet_coremltools()` once at its own import.
 """

@@ -39,8 +39,9 @@ from flowers_mobile.fsutil import atomic_path, atomic_write_json, path_bytes, sh
 BENCHMARK_JSON = "benchmark.json"
 BENCHMARK_PNG = "benchmark.png"
 #: Runtimes that take the thread count per model instance (LiteRT and the Task Library options,
-#: the Core ML executor's OpenBLAS setter): all counts run in one process.
-PER_INSTANCE_THREADS = {"litert", "task_library", "coreml_executor"}
+#: the Core ML executor's OpenBLAS setter) or take none at all (MediaPipe Tasks picks its own):
+#: all counts run in one process.
+PER_INSTANCE_THREADS = {"litert", "task_library", "mediapipe", "coreml_executor"}
 #: Runtimes whose latency includes inter-process communication (a subprocess per model).
 IPC_RUNTIMES = {"task_library"}
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
@@ -97,7 +98,7 @@ class BenchmarkReport:
                      and e.format == fmt and not e.error), None)
 
     def int8_size_ratio(self) -> float | None:
-        """int8 / float32 TFLite bytes (the issue's size figure), when both are in the export."""
+        """int8 / float32 TFLite bytes (the size figure the README quotes), when both are in the export."""
         int8 = self.find(precision="int8", runtime="litert")
         f32 = self.find(precision="float32", runtime="litert")
         return int8.bytes / f32.bytes if int8 and f32 else None
@@ -266,9 +267,9 @@ def _run_worker(spec: dict[str, Any], threads_env: int | None, timeout: float) -
 
 
 def plan_entries(manifest: dict[str, Any], export_dir: Path, model: Path | None,
-                 task_library: bool = True) -> list[tuple[BenchEntry, Path]]:
+                 task_library: bool = True, mediapipe: bool = True) -> list[tuple[BenchEntry, Path]]:
     """What to measure: Keras (reference), each artifact through its default runtime, and the
-    Android default `flowers.tflite` also through the Task Library."""
+    Android default `flowers.tflite` also through the Task Library and MediaPipe Tasks."""
     plan: list[tuple[BenchEntry, Path]] = []
     if model is not None:
         plan.append((BenchEntry(file=model.name, runtime="keras", format=model.suffix.lstrip("."),
@@ -279,9 +280,9 @@ def plan_entries(manifest: dict[str, Any], export_dir: Path, model: Path | None,
         fmt = art["format"]
         runtimes = {"tflite": ["litert"], "mlpackage": ["coreml" if sys.platform == "darwin" else "coreml_executor"],
                     "saved_model": ["saved_model"]}.get(fmt, [])
-        if fmt == "tflite" and task_library and (
+        if fmt == "tflite" and (
                 art["file"] == DEFAULT_ARTIFACTS["android"] or "android" in (art.get("default_for") or [])):
-            runtimes.append("task_library")
+            runtimes += [name for name, wanted in (("task_library", task_library), ("mediapipe", mediapipe)) if wanted]
         for runtime in runtimes:
             if (art["sha256"], runtime) in seen:  # flowers.tflite is a copy of a precision file
                 continue
@@ -328,6 +329,7 @@ def _fill_ratios(entries: list[BenchEntry], flops: int | None) -> None:
 
 def run_benchmark(export_dir: Path, model: Path | None = None, *, images: int = 20, threads: Sequence[int] = (1, 2),
                   batch: int = 16, batch_repeats: int = 3, warmup: int = 3, task_library: bool = True,
+                  mediapipe: bool = True,
                   budget_s: float = 10.0, timeout: float = 300.0, progress: Callable[[str], None] | None = None,
                   write: bool = True) -> BenchmarkReport:
     """Measure every artifact of `export_dir` (and the Keras model) in fresh processes.
@@ -340,6 +342,7 @@ def run_benchmark(export_dir: Path, model: Path | None = None, *, images: int = 
         threads: thread counts to measure.
         batch: images per batch for throughput; `batch_repeats` batches, median time.
         task_library: also measure `flowers.tflite` through the Task Library (latency includes IPC).
+        mediapipe: also measure `flowers.tflite` through MediaPipe Tasks (in process).
         budget_s: seconds each timing loop may take before it stops early (after 3 single-image
             calls, 1 batch): keeps slow runtimes from dominating the run; samples are recorded.
         timeout: seconds allowed per worker process.
@@ -365,7 +368,7 @@ def run_benchmark(export_dir: Path, model: Path | None = None, *, images: int = 
             notes.append("no Keras model given or found beside the export: no ratios to Keras")
     elif not Path(model).is_file():
         raise UserError(f"model not found: {model}")
-    plan = plan_entries(manifest, export_dir, Path(model) if model else None, task_library)
+    plan = plan_entries(manifest, export_dir, Path(model) if model else None, task_library, mediapipe)
     flops = None
     for entry, path in plan:
         base = {"path": str(path), "runtime": entry.runtime, "images": images, "batch": batch,
@@ -393,6 +396,9 @@ def run_benchmark(export_dir: Path, model: Path | None = None, *, images: int = 
     if any(e.ipc for e in entries):
         report.notes.append("task_library latency includes IPC: the Task Library runs in a subprocess "
                             "(it cannot share a process with TensorFlow)")
+    if any(e.runtime == "mediapipe" for e in entries):
+        report.notes.append("mediapipe takes no thread count (its CPU path picks its own): "
+                            "its columns at each thread count measure the same setting")
     if write:
         atomic_write_json(export_dir / BENCHMARK_JSON, report.to_dict())
         plot_benchmark(report, export_dir / BENCHMARK_PNG)

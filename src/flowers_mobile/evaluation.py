@@ -233,8 +233,8 @@ def load_keras_model(path: str | Path):
 def pad_to_batches(samples: Sequence, batch_size: int) -> list:
     """`samples` plus copies of the last one up to a multiple of `batch_size`.
 
-    Every batch then has the same shape, so TensorFlow traces the predict function once: with
-    the pure-Python protobuf this stack runs on, each extra trace of MobileNetV2 costs seconds.
+    Every batch then has the same shape, so TensorFlow traces the predict function once: each
+    extra trace of MobileNetV2 costs seconds.
     """
     samples = list(samples)
     return samples + samples[-1:] * ((-len(samples)) % batch_size) if samples else samples

@@ -1,7 +1,7 @@
 """The classifier: raw RGB 0..255 in, MobileNetV2 backbone, pooling, dropout, softmax out.
 
 Preprocessing lives in the graph (a `Rescaling` layer to MobileNetV2's [-1, 1]), so every
-export takes raw pixels and no app re-implements normalization (DESIGN.md).
+export takes raw pixels and no app re-implements normalization (docs/artifact-contract.md).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Classify image files with any model format through the one `Predictor` interface.
 
 Images are loaded the way the apps hand them to a model (`flowers_mobile.images.load_image`:
-decoded, EXIF-rotated, RGB, stretched to the input size). A folder stands for the images
-directly inside it. Undecodable images are skipped and reported; only when none can be read is
-it an error.
+decoded, EXIF-rotated, RGB, stretched to the input size). A folder stands for every image
+under it, at any depth (hidden files and folders aside), sorted. Undecodable images are skipped
+and reported; only when none can be read is it an error.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from flowers_mobile.data.sources import find_images
 from flowers_mobile.errors import UserError
-from flowers_mobile.images import IMAGE_SUFFIXES, ImageLoadError, list_images, load_image
+from flowers_mobile.images import IMAGE_SUFFIXES, ImageLoadError, load_image
 from flowers_mobile.runtimes.base import load_predictor
 
 #: Images per `predict` call: bounds memory for large folders.
@@ -57,14 +58,14 @@ class PredictResult:
 
 
 def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    """Files as given, folders as the image files directly inside them; UserError for a missing path."""
+    """Files as given, folders as the image files under them (any depth); UserError for a missing path."""
     if not inputs:
         raise UserError("no images given", hint="pass image files or folders of images")
     out: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = list_images(path)
+            found = find_images(path)
             if not found:
                 raise UserError(f"{path} has no images ({', '.join(IMAGE_SUFFIXES[:4])}, ...)",
                                 hint="give image files or a folder that holds them")
@@ -81,9 +82,9 @@ def predict_images(inputs: Sequence[str | os.PathLike[str]], model: str | os.Pat
     """Classify `inputs` (files and folders) with `model`.
 
     Args:
-        inputs: image files and folders of images.
+        inputs: image files and folders of images (read recursively).
         model: any format `load_predictor` opens (.keras, .h5, .tflite, .mlpackage, SavedModel folder).
-        runtime: force a runtime by name (keras, litert, task_library, coreml, coreml_executor, saved_model).
+        runtime: force a runtime by name (keras, litert, task_library, mediapipe, coreml, coreml_executor, saved_model).
         top_k: classes listed per image (capped at the number of labels).
         threads: CPU threads for runtimes that take a count.
     Returns:

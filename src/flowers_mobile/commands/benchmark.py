@@ -70,6 +70,7 @@ def benchmark(
     batch: Annotated[int, typer.Option(min=1, help="Batch size for throughput.")] = 16,
     threads: Annotated[str, typer.Option(help="Thread counts to measure, comma-separated.")] = "1,2",
     task_library: Annotated[bool, typer.Option(help="Also time flowers.tflite through the Task Library (includes IPC).")] = True,
+    mediapipe: Annotated[bool, typer.Option(help="Also time flowers.tflite through MediaPipe Tasks.")] = True,
     json_out: Annotated[bool, typer.Option("--json", help="Print benchmark.json instead of the table.")] = False,
 ) -> None:
     """Size, load time, latency p50/p90, throughput and peak memory per artifact, as ratios to Keras."""
@@ -77,7 +78,7 @@ def benchmark(
 
     with console.status("benchmark") as status:
         report = run_benchmark(exports, model, images=images, batch=batch, threads=_threads(threads),
-                               task_library=task_library, progress=lambda msg: status.update(f"benchmark: {escape(msg)}"))
+                               task_library=task_library, mediapipe=mediapipe, progress=lambda msg: status.update(f"benchmark: {escape(msg)}"))
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return

@@ -21,12 +21,13 @@ def convert(
     model: Annotated[Path, typer.Option("--model", "-m", help="Keras classifier (.keras or .h5).")] = Path("models/run/model.keras"),
     labels: Annotated[Path | None, typer.Option("--labels", "-l", help="Labels file (default: labels.txt beside the model).")] = None,
     target: Annotated[list[str] | None, typer.Option("--target", "-t", metavar="tflite|coreml|saved_model|all", help="What to export (repeatable).")] = None,
-    quantize: Annotated[list[str] | None, typer.Option("--quantize", "-q", metavar="int8|fp16|dynamic|none", help="TFLite precisions (repeatable; the first is flowers.tflite; default: export.tflite_precisions).")] = None,
-    data: Annotated[Path | None, typer.Option("--data", "-d", help="Training images for int8 calibration (classes must match the labels).")] = None,
+    quantize: Annotated[list[str] | None, typer.Option("--quantize", "-q", metavar="int8|fp16|dynamic|none", help="TFLite precisions (repeatable; default: export.tflite_precisions).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", "-d", help="Images for int8 calibration: the training data (classes must match the labels) or any folder of images.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Export folder (replaced as a whole on success).")] = Path("models/export"),
     normalize: Annotated[str, typer.Option("--normalize", metavar="none|mobilenet|imagenet|SCALE,OFFSET", help="Input normalization the model expects; added in front so exports take raw 0..255 pixels.")] = "none",
     coreml_precision: Annotated[str | None, typer.Option("--coreml-precision", metavar="float16|float32", help="Core ML compute precision (default: export.coreml_precision).")] = None,
     coreml_compress: Annotated[list[str] | None, typer.Option("--coreml-compress", metavar="linear8|palette6|palette4", help="Extra compressed Core ML variants (repeatable).")] = None,
+    default: Annotated[str | None, typer.Option("--default", metavar="int8|fp16|dynamic|none", help="TFLite precision copied to flowers.tflite (default: the first of int8, dynamic, float16, float32 that meets the int8 parity limits on the data's held-out images).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress line per step.")] = True,
     config: ConfigOpt = None,
     set_: SetOpt = None,
@@ -38,7 +39,7 @@ def convert(
     started = time.perf_counter()
     manifest = run_convert(model, out, cfg, labels_path=labels, targets=target or ["tflite"], precisions=quantize,
                            data_dir=data, normalize=normalize, coreml_precision=coreml_precision,
-                           coreml_compression=coreml_compress, progress=progress)
+                           coreml_compression=coreml_compress, progress=progress, default=default)
     table_console().print(artifact_table(manifest, out, time.perf_counter() - started))
 
 
@@ -66,10 +67,33 @@ def artifact_table(manifest: dict[str, Any], out: Path, seconds: float) -> Table
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("input", no_wrap=True)
     table.add_column("output", no_wrap=True)
+    table.add_column("agree", justify="right", no_wrap=True)
+    table.add_column("confident", justify="right", no_wrap=True)
     table.add_column("for", no_wrap=True)
     for art in arts:
+        fid = art.get("extra", {}).get("fidelity") or {}
         table.add_row(art["file"], art["precision"], _size(art["bytes"]),
                       _tensor(art["input_dtype"], art.get("input_quantization")),
                       _tensor(art.get("output_dtype", "float32"), art.get("output_quantization")),
+                      _pct(fid.get("top1_agreement")), _pct(fid.get("confident_agreement")),
                       ", ".join(art.get("default_for") or []))
+    config = manifest.get("export_config", {})
+    lines = []
+    if config.get("default_tflite"):
+        choice = config["default_tflite"]
+        limits = choice["limits"]
+        measured = (f"; agreement with Keras on {limits['images']} held-out images "
+                    f"({limits['confident_images']} confident)") if "images" in limits else ""
+        lines.append(f"flowers.tflite = {choice['precision']}: {choice['reason']}{measured}")
+    if config.get("default_coreml"):
+        coreml = config["default_coreml"]
+        verdict = "meets its limits" if coreml["meets_limits"] else \
+            f"misses its limits ({'; '.join(coreml.get('missed') or [])})"
+        lines.append(f"{coreml['package']} ({coreml['precision']}) {verdict}; {coreml['reason']}")
+    if lines:
+        table.caption = "\n".join(lines)
     return table
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.1%}"

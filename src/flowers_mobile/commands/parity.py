@@ -31,52 +31,72 @@ def _parse_runtimes(items: list[str] | None) -> dict[str, str] | None:
     return out or None
 
 
-def _pct(v: float | None) -> str:
-    return "n/a" if v is None else f"{100 * v:.2f}%"
+_VERDICT_STYLE = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "inconclusive": "[yellow]inconclusive[/]"}
 
 
 def parity(
     model: Annotated[Path, typer.Option("--model", "-m", help="The Keras model the export came from (labels.txt beside it).")],
     exports: Annotated[Path, typer.Option("--exports", "-e", help="Export folder (manifest.json, labels.txt, artifacts).")],
-    data: Annotated[Path, typer.Option("--data", "-d", help="Data folder; its test split (else val) is used.")],
-    max_images: Annotated[int | None, typer.Option(min=1, help="Cap on images, stratified over classes (default: parity.max_images).")] = None,
+    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data folder (its test split, else val, is used) "
+                                       "or any folder of images (agreement only).")],
+    max_images: Annotated[int | None, typer.Option(min=1, help="Cap on images, stratified over classes or spread over folders (default: parity.max_images).")] = None,
     runtime: Annotated[list[str] | None, typer.Option(
         "--runtime", help="Force runtimes per format or file, e.g. tflite=litert (repeatable).",
         metavar="KEY=RUNTIME")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts (too few images to tell) fail "
+                                         "too (default: parity.strict).")] = False,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
-    """Compare every export with the Keras model on held-out images; exit 1 when one falls short."""
+    """Compare every export with the Keras model; exit 1 when one fails its limits.
+
+    An export whose sample is too small to tell is inconclusive: a warning, exit 0 (1 with --strict).
+    """
     from flowers_mobile.parity import run_parity
+    from flowers_mobile.parity.report import (
+        accuracy_text,
+        agreement_text,
+        decide_text,
+        pct,
+        sci,
+        undecided_line,
+    )
 
     cfg = get_config(config, set_)
     with console.status("parity") as status:
         report = run_parity(model, exports, data, cfg, max_images=max_images, runtimes=_parse_runtimes(runtime),
-                            progress=lambda msg: status.update(f"parity: {escape(msg)}"))
+                            progress=lambda msg: status.update(f"parity: {escape(msg)}"),
+                            strict=strict or cfg.parity.strict)
     # Piped output (make demo, CI logs) is not width-limited: keep the table on one line per export.
     out = table_console()
     table = Table(title=f"parity: {report.images} {report.split} images, Keras accuracy "
-                        f"{_pct(report.keras_accuracy)}")
-    for col in ("export", "runtime", "precision", "top-1 agree", "top-5 agree", "max |Δp|", "mean |Δp|",
-                "accuracy", "Δ acc", "result"):
-        table.add_column(col, justify="left" if col in ("export", "runtime", "precision") else "right")
+                        f"{pct(report.keras_accuracy)}; agreement excludes near-ties, 95% intervals")
+    for col in ("export", "runtime", "variant", "agreement (95% CI)", "near-ties", "p99 |Δp|", "max |Δp|",
+                "mean TV", "Δ acc (lost, gained)", "verdict"):
+        table.add_column(col, justify="left" if col in ("export", "runtime", "variant", "verdict") else "right")
     for e in report.exports:
-        ok = "[green]pass[/]" if e.passed else "[red]FAIL[/]"
-        table.add_row(e.file, e.runtime, e.precision, _pct(e.top1_agreement), _pct(e.top5_agreement),
-                      "n/a" if e.max_abs_diff is None else f"{e.max_abs_diff:.2e}",
-                      "n/a" if e.mean_abs_diff is None else f"{e.mean_abs_diff:.2e}", _pct(e.accuracy),
-                      "n/a" if e.accuracy_change is None else f"{100 * e.accuracy_change:+.2f} pt", ok)
+        verdict = _VERDICT_STYLE[e.verdict] + (f" ({decide_text(e)})" if e.verdict == "inconclusive" else "")
+        table.add_row(e.file, e.runtime, e.variant, agreement_text(e), f"{e.near_ties} ({e.near_tie_flips} flipped)",
+                      sci(e.p99_abs_diff), sci(e.max_abs_diff), sci(e.mean_tv), accuracy_text(e), verdict)
     out.print(table)
     for note in report.notes:
         err_console.print(f"[yellow]note[/] {escape(note)}", soft_wrap=True)
     for s in report.skipped:  # the error names the file
         err_console.print(f"[yellow]skipped[/] {escape(s['error'])}", soft_wrap=True)
     console.print(f"wrote {exports / 'parity.json'} and {exports / 'parity.md'}")
+    for e in report.exports:  # one line per export; parity.md has each check
+        if e.verdict == "inconclusive":
+            err_console.print(f"[yellow]{'short' if report.strict else 'warning'}[/] {escape(undecided_line(e))}",
+                              soft_wrap=True)
+    for line in report.failures():
+        err_console.print(f"[red]short[/] {escape(line)}", soft_wrap=True)
     if not report.passed:
-        for line in report.failures():
-            err_console.print(f"[red]short[/] {escape(line)}", soft_wrap=True)
-        raise CheckFailed(f"{sum(not e.passed for e in report.exports)} of {len(report.exports)} export(s) "
-                          "fall short of the parity limits (see parity.md)")
+        failed = sum(e.verdict == "fail" for e in report.exports)
+        undecided = sum(e.verdict == "inconclusive" for e in report.exports)
+        what = f"{failed} of {len(report.exports)} export(s) fail the parity limits"
+        if report.strict and undecided:
+            what += f", {undecided} inconclusive (--strict)"
+        raise CheckFailed(what + " (see parity.md)")
 
 
 def register(app: typer.Typer) -> None:

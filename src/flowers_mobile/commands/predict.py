@@ -14,11 +14,11 @@ from flowers_mobile.commands.common import err_console, table_console
 
 
 def predict(
-    images: Annotated[list[Path], typer.Argument(help="Image files and/or folders of images.",
+    images: Annotated[list[Path], typer.Argument(help="Image files and/or folders of images (read recursively).",
                                                  metavar="IMAGE_OR_FOLDER...")],
     model: Annotated[Path, typer.Option("--model", "-m", help="Model: .keras, .h5, .tflite, .mlpackage or a SavedModel folder.")],
     runtime: Annotated[str | None, typer.Option(
-        help="Force a runtime: keras, litert, task_library, coreml, coreml_executor, saved_model "
+        help="Force a runtime: keras, litert, task_library, mediapipe, coreml, coreml_executor, saved_model "
              "(default: the format's own).")] = None,
     top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, help="Classes to show per image.")] = 3,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads for the runtime.")] = None,
@@ -31,7 +31,7 @@ def predict(
     if json_out:
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
-    table = Table(title=f"{model.name} [{result.runtime}]")
+    table = Table(title=escape(f"{model.name} [{result.runtime}]"))  # brackets are rich markup otherwise
     table.add_column("image", overflow="fold")
     table.add_column("prediction")
     table.add_column("p", justify="right")

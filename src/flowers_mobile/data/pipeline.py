@@ -1,7 +1,7 @@
 """tf.data input pipeline: parallel decode and resize, cache, shuffle, augment, batch, prefetch.
 
 Yields (images, labels): images float32 (B, H, W, 3) as raw RGB 0..255 (the model rescales
-inside, DESIGN.md), labels int32 (B,). Augmentation runs on the training split only.
+inside, docs/artifact-contract.md), labels int32 (B,). Augmentation runs on the training split only.
 Decoding goes through PIL (`flowers_mobile.images`) so that every format PIL reads, EXIF
 orientation, palette/CMYK/16-bit images and the resize rule are exactly what the runtimes and
 the apps see; it runs in parallel inside tf.data.

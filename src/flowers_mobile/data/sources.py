@@ -1,7 +1,9 @@
-"""Image folders as datasets: class sub-folders, or pre-split train/val/test folders.
+"""Image folders as datasets: class sub-folders, or pre-split train/val/test folders; or, where
+no labels are needed (parity's agreement, int8 calibration, predict), any folder of images.
 
     DIR/<class>/*.jpg                      split here, stratified per class, fixed seed
     DIR/{train,val,test}/<class>/*.jpg     the folder's own split (test optional)
+    DIR/*.jpg, DIR/any/depth/*.jpg         unlabelled (`unlabelled_images`)
 
 Classes are the sorted sub-folder names: that order is the label order everywhere.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,3 +185,38 @@ def stratified_sample(samples: list[Sample], n: int, seed: int) -> list[Sample]:
                 out.append(q[depth])
         depth += 1
     return out
+
+
+def find_images(root: str | os.PathLike[str]) -> list[Path]:
+    """Every image file under `root`, at any depth, sorted; hidden files and folders are skipped."""
+    root = Path(root)
+    return sorted(p for p in root.rglob("*") if is_image_file(p)
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def unlabelled_images(root: str | os.PathLike[str], labels: Sequence[str] | None = None) -> list[Path] | None:
+    """The images of `root` when it is a folder of unlabelled images, else None (a labelled dataset).
+
+    `root` is unlabelled when it holds image files directly (then its sub-folders, at any depth,
+    are images too, not classes), or, given the model's `labels`, when none of its sub-folders
+    (of train/ in a pre-split folder) is named after a label. A folder some of whose sub-folders
+    are labels is a labelled dataset (`load_dataset`), even when others are not.
+    """
+    root = check_folder(root)
+    direct = any(is_image_file(p) for p in root.iterdir())
+    if not direct:
+        names = {p.name for p in class_folders(root / "train" if is_presplit(root) else root)}
+        if labels is None or names & set(labels):
+            return None
+    found = find_images(root)
+    if not found:
+        raise UserError(f"{root} has no images ({', '.join(IMAGE_SUFFIXES[:4])}, ...)",
+                        hint="give a folder of images, or of class sub-folders of images")
+    return found
+
+
+def spread_sample(paths: list[Path], n: int, seed: int) -> list[Path]:
+    """Up to `n` of `paths`, spread evenly over their folders (seeded), in a stable order."""
+    folders = {folder: i for i, folder in enumerate(sorted({p.parent for p in paths}))}
+    picked = stratified_sample([Sample(p, folders[p.parent]) for p in paths], n, seed)
+    return [s.path for s in picked]

@@ -1,6 +1,6 @@
 """`bundle`: copy an export's default artifacts into the sample apps, checked and atomic.
 
-The only writer into the app folders (DESIGN.md). Every check runs before anything is written:
+The only writer into the app folders (docs/artifact-contract.md). Every check runs before anything is written:
 the manifest loads, each platform's default artifact is listed with the right format, its
 sha256 and the labels file's sha256 match the manifest, the labels are valid and their count
 agrees with the artifact. Then every destination is staged beside its final name, the copies are

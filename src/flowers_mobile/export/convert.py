@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from flowers_mobile.config import Config
 from flowers_mobile.errors import UserError
+from flowers_mobile.export.choose_default import forced_default, measure_and_choose
 from flowers_mobile.export.manifest import (
     DEFAULT_ARTIFACTS,
     LABELS_NAME,
@@ -38,6 +37,7 @@ from flowers_mobile.export.manifest import (
     new_manifest,
     write_manifest,
 )
+from flowers_mobile.export.steps import Steps as _Steps
 from flowers_mobile.export.tflite import DEFAULT_TFLITE, precision_name, tflite_file_name
 from flowers_mobile.fsutil import atomic_dir, atomic_write_bytes, sha256_file
 from flowers_mobile.labels import read_labels, write_labels
@@ -67,12 +67,14 @@ def resolve_targets(targets: Sequence[str]) -> list[str]:
 
 
 def resolve_precisions(precisions: Sequence[str]) -> list[str]:
-    """Canonical precisions, deduplicated, in the given order (the first is flowers.tflite)."""
+    """Canonical precisions, deduplicated, in the given order."""
     out: list[str] = []
     for name in _split(precisions):
         canonical = precision_name(name)
         if canonical not in out:
             out.append(canonical)
+    if "int8_fallback" in out and "int8" not in out:  # it is built from, and measured against, plain int8
+        out.insert(out.index("int8_fallback"), "int8")
     if not out:
         raise UserError("no TFLite precision given", hint="use --quantize int8|fp16|dynamic|none")
     return out
@@ -102,57 +104,6 @@ def coreml_exporter(precision: str | None = None, compression: Sequence[str] | N
     return module.export_coreml
 
 
-class _Steps:
-    """Rich progress, one line per step with its time; silent when `enabled` is False."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.seconds: dict[str, float] = {}
-        self._progress = None
-        self._stream = None
-
-    def __enter__(self) -> _Steps:
-        if self.enabled:
-            import sys
-
-            from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            # A copy of stderr: the converters' native logs are silenced by redirecting
-            # descriptor 2 (tflite.quiet_tf), and the progress display must not vanish with them.
-            sys.stderr.flush()
-            self._stream = os.fdopen(os.dup(2), "w", encoding="utf-8", errors="replace")
-            self._progress = Progress(SpinnerColumn(finished_text="[green]✓"), TextColumn("{task.description}"),
-                                      TimeElapsedColumn(), console=Console(file=self._stream),
-                                      transient=False)
-            self._progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-        if self._stream is not None:
-            self._stream.close()
-
-    def start(self, description: str) -> Any:
-        started = time.perf_counter()
-        task = self._progress.add_task(description, total=1) if self._progress is not None else None
-        return description, started, task
-
-    def finish(self, handle: Any) -> None:
-        description, started, task = handle
-        self.seconds[description] = round(time.perf_counter() - started, 2)
-        if self._progress is not None:
-            self._progress.update(task, completed=1)
-            self._progress.stop_task(task)
-
-    @contextmanager
-    def step(self, description: str) -> Iterator[None]:
-        handle = self.start(description)
-        yield
-        self.finish(handle)
-
-
 def _check_out_dir(out_dir: Path, inputs: dict[str, Path | None]) -> None:
     """Refuse an output folder that convert would wrongly replace as a whole."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -174,7 +125,8 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             labels_path: str | os.PathLike[str] | None = None, targets: Sequence[str] = ("tflite",),
             precisions: Sequence[str] | None = None, data_dir: str | os.PathLike[str] | None = None,
             normalize: str = "none", coreml_precision: str | None = None,
-            coreml_compression: Sequence[str] | None = None, progress: bool = True) -> dict[str, Any]:
+            coreml_compression: Sequence[str] | None = None, progress: bool = True,
+            default: str | None = None) -> dict[str, Any]:
     """Convert a Keras classifier into `out_dir`: TFLite precisions, Core ML, SavedModel, labels, manifest.
 
     Args:
@@ -184,12 +136,14 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
         labels_path: labels file; default `labels.txt` beside the model.
         targets: any of tflite, coreml, saved_model, or all.
         precisions: TFLite precisions (int8, fp16/float16, dynamic, none/float32); default
-            `cfg.export.tflite_precisions`. The first one is copied to `flowers.tflite`.
-        data_dir: training images for int8 calibration; its classes must be the labels.
+            `cfg.export.tflite_precisions`. One is copied to `flowers.tflite` (see `default`).
+        data_dir: images for int8 calibration: a labelled dataset (its training split; its classes
+            must be the labels) or any folder of unlabelled images.
         normalize: none | mobilenet | imagenet | SCALE,OFFSET, for models that expect
             normalized input (see `keras_io.parse_normalize`).
         coreml_precision, coreml_compression: passed to the Core ML exporter (None: config).
         progress: show a Rich progress line per step (on stderr).
+        default: the precision copied to `flowers.tflite` (None: measured, see `choose_default`).
     Returns:
         The manifest written to `out_dir/manifest.json`.
     Raises:
@@ -200,6 +154,7 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     # 1. Cheap checks first: a typo must not wait for TensorFlow.
     target_list = resolve_targets(targets)
     precision_list = resolve_precisions(precisions or cfg.export.tflite_precisions) if "tflite" in target_list else []
+    forced = forced_default(default, precision_list)
     norm = keras_io.parse_normalize(normalize)
     model_path = Path(model_path)
     if not model_path.exists():
@@ -211,14 +166,10 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     data_path = Path(data_dir) if data_dir is not None else None
     if "int8" in precision_list and data_path is None:
         raise UserError("int8 needs --data DIR: calibration uses the training images, never random noise",
-                        hint="pass the data folder the model was trained on, or --quantize fp16|dynamic|none")
-    dataset = None
-    if data_path is not None:
-        from flowers_mobile.data.sources import load_dataset
-        from flowers_mobile.export.tflite import check_data_classes
-
-        dataset = load_dataset(data_path, cfg.data)
-        check_data_classes(dataset.classes, labels, str(data_path))
+                        hint="pass the training data or any folder of images like it, or --quantize fp16|dynamic|none")
+    calibration, dataset = None, None
+    if data_path is not None:  # checked even without int8: a wrong folder is an error either way
+        calibration, dataset = _data_for_export(data_path, labels, cfg)
     export_coreml = coreml_exporter(coreml_precision, coreml_compression) if "coreml" in target_list else None
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, {"model": model_path, "labels file": labels_file, "data folder": data_path})
@@ -240,12 +191,11 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                 model = keras_io.wrap_normalization(raw_model, norm)
             representative = None
             if "int8" in precision_list:
-                assert dataset is not None
-                from flowers_mobile.export.tflite import representative_images
+                assert calibration is not None
+                from flowers_mobile.export.tflite import load_calibration
 
-                with steps.step(f"read {min(cfg.export.representative_size, len(dataset.train))} calibration images"):
-                    representative = representative_images(dataset, cfg.export.representative_size, cfg.data.seed,
-                                                            info.input_size)
+                with steps.step(f"read {len(calibration)} calibration images"):
+                    representative = load_calibration(calibration, info.input_size)
             source_sha = sha256_file(model_path)
             # 3. Everything into a temp folder that replaces out_dir at the end.
             with atomic_dir(out_dir) as tmp:
@@ -255,12 +205,12 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                 if "tflite" in target_list:
                     work = [t for t in target_list if t != "tflite"]
                     artifacts += _tflite_artifacts(model, info, labels, precision_list, representative, cfg, tmp,
-                                                   steps, background, other_work=None if not work else lambda: _other_targets(
+                                                   steps, background, dataset, forced, other_work=None if not work else lambda: _other_targets(
                                                        work, model, info, labels, cfg, tmp, steps, export_coreml,
-                                                       source_sha, labels_sha, coreml_precision, coreml_compression))
+                                                       source_sha, labels_sha, coreml_precision, coreml_compression, dataset))
                 else:
                     artifacts += _other_targets(target_list, model, info, labels, cfg, tmp, steps, export_coreml,
-                                                source_sha, labels_sha, coreml_precision, coreml_compression)
+                                                source_sha, labels_sha, coreml_precision, coreml_compression, dataset)
                 with steps.step("manifest"):
                     export_config = {
                         **asdict(cfg.export),
@@ -271,16 +221,38 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                         "representative_images": 0 if representative is None else len(representative),
                         "data_dir": None if data_path is None else str(data_path),
                     }
-                    manifest = new_manifest(model_name=cfg.export.model_name, source_model=model_path,
-                                            labels_file=labels_out, labels=labels,
-                                            artifacts=artifacts, config=export_config)
-                    write_manifest(tmp, manifest)
+                    manifest = _write_manifest(tmp, cfg, model_path, labels_out, labels, artifacts, export_config)
                 _readable(tmp)
     finally:
         if background is not None:
             background.cancel()
     manifest["timings_s"] = steps.seconds  # returned for reports; not part of the written contract
     return manifest
+
+
+def _write_manifest(tmp: Path, cfg: Config, model_path: Path, labels_out: Path, labels: list[str],
+                    artifacts: list[Artifact], export_config: dict[str, Any]) -> dict[str, Any]:
+    """manifest.json, with the default TFLite choice (when there is one) in its export config."""
+    for platform, key in (("android", "default_tflite"), ("ios", "default_coreml")):
+        default = next((a for a in artifacts if platform in a.default_for), None)
+        if default is not None and "default_choice" in default.extra:
+            export_config[key] = default.extra["default_choice"]
+    manifest = new_manifest(model_name=cfg.export.model_name, source_model=model_path, labels_file=labels_out,
+                            labels=labels, artifacts=artifacts, config=export_config)
+    write_manifest(tmp, manifest)
+    return manifest
+
+
+def _data_for_export(data_path: Path, labels: list[str], cfg: Config) -> tuple[list[Path], Any | None]:
+    """The int8 calibration images, and the labelled dataset whose held-out splits (never the
+    training split calibration uses) measure each precision's fidelity; None for a folder of
+    unlabelled images, where there is no held-out split and the first precision is the default."""
+    from flowers_mobile.data.sources import load_dataset, unlabelled_images
+    from flowers_mobile.export.tflite import calibration_paths
+
+    calibration = calibration_paths(data_path, labels, cfg.data, cfg.export.representative_size)
+    dataset = None if unlabelled_images(data_path, labels) is not None else load_dataset(data_path, cfg.data)
+    return calibration, dataset
 
 
 def _readable(folder: Path) -> None:
@@ -294,12 +266,12 @@ def _readable(folder: Path) -> None:
 
 
 def _tflite_artifacts(model: Any, info: Any, labels: list[str], precisions: list[str], representative: Any,
-                      cfg: Config, tmp: Path, steps: _Steps, background: Any | None,
-                      other_work: Any | None) -> list[Artifact]:
-    """Every TFLite precision, with metadata, plus flowers.tflite; `other_work()` runs meanwhile,
-    and int8 in the `background` process when one is given."""
+                      cfg: Config, tmp: Path, steps: _Steps, background: Any | None, dataset: Any | None,
+                      forced: str | None, other_work: Any | None) -> list[Artifact]:
+    """Every TFLite precision, with metadata, plus flowers.tflite (the `forced` precision, else the one
+    `choose_default` picks on the `dataset`'s held-out images); `other_work()` runs meanwhile, and
+    int8 in the `background` process when one is given."""
     from flowers_mobile.export import tflite
-    from flowers_mobile.export.metadata import add_metadata, verify_metadata
 
     with steps.step("trace and freeze the model"):
         function = tflite.frozen_function(model, info.input_size)
@@ -324,18 +296,48 @@ def _tflite_artifacts(model: Any, info: Any, labels: list[str], precisions: list
     artifacts: dict[str, Artifact] = {}
     with steps.step("TFLite metadata (written and read back)"):
         for precision in precisions:
-            data = add_metadata(flatbuffers[precision], labels, cfg.export, precision=precision)
-            verify_metadata(data, labels, cfg.export)
-            name = tflite_file_name(precision)
-            atomic_write_bytes(tmp / name, data)
-            artifacts[precision] = _tflite_artifact(tmp, name, precision, data, labels, representative)
-        default = precisions[0]
-        shutil.copyfile(tmp / tflite_file_name(default), tmp / DEFAULT_TFLITE)
-        first = _tflite_artifact(tmp, DEFAULT_TFLITE, default, (tmp / DEFAULT_TFLITE).read_bytes(), labels,
-                                 representative)
-        first.default_for = [p for p, f in DEFAULT_ARTIFACTS.items() if f == DEFAULT_TFLITE]
-        first.extra["copy_of"] = tflite_file_name(default)
-    return [first, *(artifacts[p] for p in precisions), *others]
+            artifacts[precision] = _write_tflite(tmp, precision, flatbuffers[precision], labels, cfg, representative)
+
+    def fallback() -> None:  # int8 with float fallback, when plain int8 misses the limits
+        from flowers_mobile.export.int8_fallback import convert_with_fallback
+
+        with steps.step("int8 with float fallback for its most sensitive layers"):
+            pc = cfg.parity
+            result = convert_with_fallback(function, representative, min_agreement=pc.int8_min_top1_agreement,
+                                           min_confident_agreement=pc.int8_min_confident_agreement,
+                                           margin=pc.confident_margin, budget=cfg.export.int8_fallback_budget)
+            art = _write_tflite(tmp, "int8_fallback", result.flatbuffer, labels, cfg, representative)
+        art.extra["fallback"] = {"float_layers": result.float_layers, "plain_int8_bytes": result.plain_bytes,
+                                 "budget": cfg.export.int8_fallback_budget, "steps": result.steps}
+        artifacts["int8_fallback"] = art
+
+    with steps.step("TFLite fidelity on held-out images, default choice"):
+        choice = measure_and_choose(tmp, precisions, model, dataset, labels, info.input_size, cfg, forced,
+                                    fallback if cfg.export.int8_fallback_budget > 0 and representative is not None
+                                    else None)
+    for row in choice.candidates:  # every measured artifact carries its own figures
+        if "top1_agreement" in row:
+            artifacts[row["precision"]].extra["fidelity"] = {k: v for k, v in row.items() if k != "precision"}
+    default = choice.precision
+    shutil.copyfile(tmp / tflite_file_name(default), tmp / DEFAULT_TFLITE)
+    first = _tflite_artifact(tmp, DEFAULT_TFLITE, default, (tmp / DEFAULT_TFLITE).read_bytes(), labels,
+                             representative)
+    first.default_for = [p for p, f in DEFAULT_ARTIFACTS.items() if f == DEFAULT_TFLITE]
+    first.extra.update(copy_of=tflite_file_name(default), default_choice=choice.to_dict(),
+                       fidelity=artifacts[default].extra.get("fidelity"))
+    return [first, *artifacts.values(), *others]
+
+
+def _write_tflite(tmp: Path, precision: str, flatbuffer: bytes, labels: list[str], cfg: Config,
+                  representative: Any) -> Artifact:
+    """`flowers_<precision>.tflite` with metadata (checked by reading it back), and its Artifact."""
+    from flowers_mobile.export.metadata import add_metadata, verify_metadata
+
+    data = add_metadata(flatbuffer, labels, cfg.export, precision=precision)
+    verify_metadata(data, labels, cfg.export)
+    name = tflite_file_name(precision)
+    atomic_write_bytes(tmp / name, data)
+    return _tflite_artifact(tmp, name, precision, data, labels, representative)
 
 
 def _tflite_artifact(tmp: Path, name: str, precision: str, data: bytes, labels: list[str],
@@ -344,7 +346,7 @@ def _tflite_artifact(tmp: Path, name: str, precision: str, data: bytes, labels: 
 
     facts = tensor_facts(data)
     extra: dict[str, Any] = {"metadata": True, "output_shape": facts["output_shape"]}
-    if precision == "int8":
+    if precision in ("int8", "int8_fallback"):
         extra["representative_images"] = len(representative)
     return describe_artifact(
         tmp, name, format="tflite", precision=precision, input_shape=facts["input_shape"],
@@ -354,7 +356,8 @@ def _tflite_artifact(tmp: Path, name: str, precision: str, data: bytes, labels: 
 
 def _other_targets(targets: list[str], model: Any, info: Any, labels: list[str], cfg: Config, tmp: Path,
                    steps: _Steps, export_coreml: Any, source_sha: str, labels_sha: str,
-                   coreml_precision: str | None, coreml_compression: Sequence[str] | None) -> list[Artifact]:
+                   coreml_precision: str | None, coreml_compression: Sequence[str] | None,
+                   dataset: Any | None = None) -> list[Artifact]:
     artifacts: list[Artifact] = []
     if "saved_model" in targets:
         from flowers_mobile.export.saved_model import export_saved_model
@@ -371,4 +374,10 @@ def _other_targets(targets: list[str], model: Any, info: Any, labels: list[str],
             artifacts += export_coreml(model, labels, tmp, cfg.export, source_model_sha256=source_sha,
                                        labels_sha256=labels_sha, precision=coreml_precision,
                                        compression=list(coreml_compression) if coreml_compression else None)
+        if dataset is not None:
+            from flowers_mobile.export.coreml_fidelity import measure_packages
+
+            with steps.step("Core ML fidelity on held-out images"):
+                measure_packages([a for a in artifacts if a.format == "mlpackage"], tmp, model, dataset, labels,
+                                 info.input_size, cfg)
     return artifacts

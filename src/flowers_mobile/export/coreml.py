@@ -342,9 +342,8 @@ def _extra(compute_precision: str, target_name: str, compression: str | None = N
 def _save(mlmodel: Any, path: Path, meta: _Metadata, *, precision: str, compute_precision: str) -> None:
     """Write the package with its metadata through a temporary sibling, renamed into place.
 
-    protobuf here is the pure-Python implementation (3.20.3 is pinned and has no C++ build for
-    this Python), which takes seconds to re-encode a MobileNetV2 program. `MLModel.save` would
-    re-encode the whole spec; the metadata lives in one top-level field (`description`), so we
+    `MLModel.save` would re-encode the whole spec (seconds for a MobileNetV2 program under
+    protobuf's pure-Python implementation, which some installs still get); the metadata lives in one top-level field (`description`), so we
     copy the package coremltools already wrote and re-encode only that field.
     """
     from coremltools.proto import Model_pb2

@@ -1,6 +1,6 @@
 """Load any Keras image classifier for export, check that it is one, and fit it to the raw-pixel contract.
 
-Every export takes raw RGB pixels, 0..255, as float32 (N, H, W, 3) (DESIGN.md). Our own models
+Every export takes raw RGB pixels, 0..255, as float32 (N, H, W, 3) (docs/artifact-contract.md). Our own models
 scale inside the graph; a foreign model that expects normalized input is wrapped here with a
 `Rescaling` layer in front (`--normalize`), so its exports take raw pixels too.
 

@@ -1,4 +1,4 @@
-"""manifest.json: the artifact contract between exports, apps and checks (see DESIGN.md).
+"""manifest.json: the artifact contract between exports, apps and checks (docs/artifact-contract.md).
 
 An export folder holds every artifact and a manifest listing, for each: file name, format,
 precision, bytes, sha256, input shape / dtype / quantization, label count, and which platform

@@ -4,7 +4,7 @@ Written with tflite-support's metadata writers: name, description, version, auth
 the input as an RGB image with normalization mean 0 / std 1 (the model takes raw pixels, float
 or uint8), and `labels.txt` packed into the model as the output's axis labels.
 
-Import rules (STACK.md): never `import tflite_support`; the writers are imported from
+Import rules (docs/stack.md): never `import tflite_support`; the writers are imported from
 `tensorflow_lite_support.metadata.python...` directly. Reading labels back (`embedded_labels`)
 uses only the flatbuffer schemas and `zipfile`, so runtimes can read them without TensorFlow.
 """
@@ -186,3 +186,21 @@ def labels_for_tflite(path: str | os.PathLike[str]) -> list[str]:
         return read_labels(beside)
     raise UserError(f"{path} has no labels in its metadata and no {LABELS_FILE} beside it",
                     hint="convert it with `flowers-mobile convert`, or put labels.txt next to it")
+
+
+def tflite_input_size(flatbuffer: bytes, path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(height, width) of a .tflite's one image input, read from the flatbuffer (no interpreter).
+
+    Raises:
+        UserError: the bytes are not a TFLite model, or its input is not (1, H, W, 3).
+    """
+    from tensorflow_lite_support.metadata import schema_py_generated as schema
+
+    try:
+        graph = schema.Model.GetRootAsModel(flatbuffer, 0).Subgraphs(0)
+        shape = graph.Tensors(graph.Inputs(0)).ShapeAsNumpy()
+    except Exception as exc:  # a file that is not a flatbuffer fails in many ways
+        raise UserError(f"{path}: not a TFLite model ({type(exc).__name__})") from exc
+    if len(shape) != 4 or shape[-1] != 3:
+        raise UserError(f"{path}: input shape {list(shape)} is not (1, H, W, 3)")
+    return int(shape[1]), int(shape[2])

@@ -7,7 +7,8 @@ SavedModel, because freezing a concrete function skips the SavedModel save/load 
 
 Full int8 has uint8 input and output. The input is pinned to scale 1, zero point 0: the model
 takes raw 0..255 pixels, so an app hands it camera bytes as they are. Calibration uses real
-training images (stratified over the classes), never random noise.
+images, never random noise: the training split (stratified over the classes) of a labelled
+dataset, or any folder of unlabelled images.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ PRECISIONS = ("int8", "float16", "dynamic", "float32")
 PRECISION_ALIASES = {
     "int8": "int8", "fp16": "float16", "float16": "float16", "dynamic": "dynamic",
     "none": "float32", "fp32": "float32", "float32": "float32",
+    "int8_fallback": "int8_fallback",  # int8 with float fallback (export/int8_fallback.py)
 }
 DEFAULT_TFLITE = "flowers.tflite"
 INPUT_NAME = "image"
@@ -117,6 +119,12 @@ def convert_tflite(function: Any, precision: str, representative: np.ndarray | N
     import tensorflow as tf
 
     precision = precision_name(precision)
+    if precision == "int8_fallback":
+        from flowers_mobile.export.int8_fallback import convert_with_fallback
+
+        if representative is None or len(representative) == 0:
+            raise UserError("int8_fallback needs representative images", hint="pass --data DIR")
+        return convert_with_fallback(function, representative).flatbuffer
     with quiet_tf():
         converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
     if precision == "float16":
@@ -196,6 +204,41 @@ def _quantization(detail: dict[str, Any]) -> dict[str, float] | None:
     return {"scale": float(scale), "zero_point": int(zero_point)}
 
 
+def calibration_paths(data_dir: Path, labels: list[str], data_cfg: Any, count: int) -> list[Path]:
+    """The images int8 calibrates on: up to `count`, never random noise.
+
+    A labelled dataset (class folders named after `labels`, or pre-split) gives its training
+    split, stratified over the classes; its classes must be the labels. A folder of unlabelled
+    images (images directly inside it, or no sub-folder named after a label: see
+    `data.sources.unlabelled_images`) gives its images at any depth, spread over its folders.
+    """
+    from flowers_mobile.data.sources import load_dataset, spread_sample, unlabelled_images
+
+    flat = unlabelled_images(data_dir, labels)
+    if flat is not None:
+        return spread_sample(flat, count, data_cfg.seed)
+    dataset = load_dataset(data_dir, data_cfg)
+    check_data_classes(dataset.classes, labels, str(data_dir))
+    return _training_sample(dataset, count, data_cfg.seed)
+
+
+def _training_sample(dataset: Any, count: int, seed: int) -> list[Path]:
+    from flowers_mobile.data.sources import stratified_sample
+
+    picked = stratified_sample(dataset.train, count, seed)
+    if not picked:
+        raise UserError(f"{dataset.root}: no training images to calibrate int8 on")
+    return [s.path for s in picked]
+
+
+def load_calibration(paths: list[Path], input_size: tuple[int, int]) -> np.ndarray:
+    """`paths` decoded and stretched to (height, width) = input_size (the one resize rule), uint8 (N, H, W, 3)."""
+    from flowers_mobile.images import load_image
+
+    h, w = input_size
+    return np.stack([load_image(p, (w, h)) for p in paths])
+
+
 def representative_images(dataset: Any, count: int, seed: int, input_size: tuple[int, int]) -> np.ndarray:
     """Up to `count` images of the dataset's training split, stratified over the classes, uint8 (N, H, W, 3).
 
@@ -205,14 +248,7 @@ def representative_images(dataset: Any, count: int, seed: int, input_size: tuple
         seed: sampling seed.
         input_size: (height, width) of the model; images are stretched to it (the one resize rule).
     """
-    from flowers_mobile.data.sources import stratified_sample
-    from flowers_mobile.images import load_image
-
-    picked = stratified_sample(dataset.train, count, seed)
-    if not picked:
-        raise UserError(f"{dataset.root}: no training images to calibrate int8 on")
-    h, w = input_size
-    return np.stack([load_image(s.path, (w, h)) for s in picked])
+    return load_calibration(_training_sample(dataset, count, seed), input_size)
 
 
 def check_data_classes(data_classes: list[str], labels: list[str], where: str) -> None:

@@ -2,7 +2,7 @@
 
 Started by `flowers_mobile.runtimes.task_library` as a script (not `-m`: importing the
 `flowers_mobile` package is not needed here). The Task Library's pybind types clash with
-TensorFlow's (STACK.md), so `tensorflow` is blocked before anything else is imported.
+TensorFlow's (docs/stack.md), so `tensorflow` is blocked before anything else is imported.
 
 Protocol, one JSON object per line:
     argv:   MODEL_PATH NUM_THREADS NUM_RESULTS

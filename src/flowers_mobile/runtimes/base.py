@@ -2,7 +2,7 @@
 
 Every runtime takes raw RGB pixels, 0..255, shape (N, H, W, 3) (uint8 or float32), and
 returns probabilities, float32 (N, classes), in label order. Preprocessing lives inside the
-models (see DESIGN.md), so no runtime normalizes anything.
+models (docs/artifact-contract.md), so no runtime normalizes anything.
 
 Runtimes register themselves by name with the file formats they open:
 
@@ -35,7 +35,7 @@ class RuntimeUnavailable(UserError):
 class Predictor(abc.ABC):
     """A loaded model that classifies batches of raw RGB images."""
 
-    #: Registry name of the runtime ("keras", "litert", "task_library", "coreml", ...).
+    #: Registry name of the runtime ("keras", "litert", "task_library", "mediapipe", "coreml", ...).
     runtime: str = ""
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
@@ -81,12 +81,13 @@ class Predictor(abc.ABC):
 _RUNTIMES: dict[str, dict[str, Any]] = {}
 
 # Runtimes live in modules imported only when needed: TensorFlow, LiteRT and coremltools are
-# heavy, and the Task Library must never share a process with TensorFlow (STACK.md).
+# heavy, and the Task Library must never share a process with TensorFlow (docs/stack.md).
 _LAZY_MODULES = {
     "keras": ("flowers_mobile.runtimes.keras_runtime", ("keras", "h5")),
     "saved_model": ("flowers_mobile.runtimes.saved_model", ("saved_model",)),
     "litert": ("flowers_mobile.runtimes.litert", ("tflite",)),
     "task_library": ("flowers_mobile.runtimes.task_library", ("tflite",)),
+    "mediapipe": ("flowers_mobile.runtimes.mediapipe", ("tflite",)),
     "coreml": ("flowers_mobile.runtimes.coreml", ("mlpackage",)),
     "coreml_executor": ("flowers_mobile.runtimes.coreml_executor", ("mlpackage",)),
 }

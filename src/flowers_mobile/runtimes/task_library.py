@@ -1,7 +1,7 @@
 """The Task Library runtime: tflite-support's ImageClassifier, the C++ classifier the Android app runs.
 
 It reads the labels and the input normalization from the model's metadata, so running it
-proves the metadata is right. Its pybind types clash with TensorFlow's (STACK.md), so it runs
+proves the metadata is right. Its pybind types clash with TensorFlow's (docs/stack.md), so it runs
 in a worker subprocess (`_task_worker.py`) where TensorFlow is never imported; this process
 sends image batches as .npy files and gets back a score per label name. The predictor maps the
 names back to label order: a model whose metadata carries other labels fails loudly.
@@ -38,7 +38,7 @@ class TaskLibraryPredictor(Predictor):
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
         super().__init__(path, threads=threads)
-        from flowers_mobile.export.metadata import embedded_labels
+        from flowers_mobile.export.metadata import embedded_labels, tflite_input_size
 
         if not self.path.is_file():
             raise UserError(f"model not found: {self.path}")
@@ -48,7 +48,7 @@ class TaskLibraryPredictor(Predictor):
             raise UserError(f"{self.path} has no labels in its metadata; the Task Library needs them",
                             hint="convert it with `flowers-mobile convert` (writes metadata)")
         self._labels = labels
-        self._size = _input_size(data, self.path)
+        self._size = tflite_input_size(data, self.path)
         self._tmp = tempfile.TemporaryDirectory(prefix="flowers-task-")
         self._proc: subprocess.Popen[str] | None = None
         self._start()
@@ -142,15 +142,3 @@ class TaskLibraryPredictor(Predictor):
     def __del__(self) -> None:
         self.close()
 
-
-def _input_size(flatbuffer: bytes, path: Path) -> tuple[int, int]:
-    from tensorflow_lite_support.metadata import schema_py_generated as schema
-
-    try:
-        graph = schema.Model.GetRootAsModel(flatbuffer, 0).Subgraphs(0)
-        shape = graph.Tensors(graph.Inputs(0)).ShapeAsNumpy()
-    except Exception as exc:  # a file that is not a flatbuffer fails in many ways
-        raise UserError(f"{path}: not a TFLite model ({type(exc).__name__})") from exc
-    if len(shape) != 4 or shape[-1] != 3:
-        raise UserError(f"{path}: input shape {list(shape)} is not (1, H, W, 3)")
-    return int(shape[1]), int(shape[2])

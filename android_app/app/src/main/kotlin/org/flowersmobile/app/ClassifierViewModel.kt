@@ -1,22 +1,28 @@
 package org.flowersmobile.app
 
+import android.app.ActivityManager
 import android.app.Application
+import android.content.Context
 import android.graphics.Bitmap
-import android.graphics.Rect
 import android.net.Uri
 import android.os.SystemClock
 import androidx.camera.core.ImageProxy
 import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.LiveData
 import androidx.lifecycle.MutableLiveData
+import org.flowersmobile.core.Category
 import org.flowersmobile.core.ConfidenceGate
 import org.flowersmobile.core.FrameMeter
+import org.flowersmobile.core.InFlightGate
+import org.flowersmobile.core.Labels
 import org.flowersmobile.core.Orientation
 import org.flowersmobile.core.Prediction
 import org.flowersmobile.core.ScoreSmoother
-import org.tensorflow.lite.gpu.CompatibilityList
+import org.flowersmobile.core.StreamClock
+import org.flowersmobile.core.UnitRect
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
+import java.util.concurrent.RejectedExecutionException
 
 /** The model's state, as the screen shows it. */
 sealed class ModelState {
@@ -25,7 +31,7 @@ sealed class ModelState {
     /** assets/flowers.tflite is not in this build. */
     data object Missing : ModelState()
 
-    /** The file is there but the Task Library could not load it. */
+    /** The file is there but MediaPipe could not load it. */
     data class Failed(val message: String) : ModelState()
 
     data class Ready(
@@ -34,7 +40,6 @@ sealed class ModelState {
         /** What the core module's bundle check found; empty when the files agree. */
         val problems: List<String>,
         val backend: Backend,
-        val threads: Int,
         val gpuSupported: Boolean,
         /** A one-off message, e.g. that the GPU delegate failed and the CPU took over. */
         val notice: String?
@@ -48,9 +53,11 @@ data class FrameState(val prediction: Prediction, val latencyMs: Double, val fps
  * Owns the classifier and the analysis thread, so both survive rotation (the activity is
  * recreated, the model is not reloaded).
  *
- * Every use of the classifier happens on [executor], one thread: the Task Library's classifier
- * is not thread-safe, and a GPU delegate is bound to the thread that created it. CameraX's
- * KEEP_ONLY_LATEST backpressure drops frames that arrive while one is being classified.
+ * The classifiers are created, fed and closed on [executor], one thread, and every result is
+ * handled there too: MediaPipe's LIVE_STREAM listener runs on MediaPipe's own thread, so it only
+ * posts the result back. One frame is in flight at a time ([InFlightGate]): CameraX's
+ * KEEP_ONLY_LATEST backpressure and the gate drop the frames that arrive meanwhile, before any
+ * bitmap is made of them.
  */
 class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
 
@@ -67,7 +74,12 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
     val photo: LiveData<Bitmap?> = _photo
 
     // Confined to the executor thread.
-    private var classifier: FlowerClassifier? = null
+    private var live: FlowerClassifier? = null
+    private var still: FlowerClassifier? = null
+    /** Bumped whenever [live] is replaced: results still queued from the old one are ignored. */
+    private var generation = 0
+    private val inFlight = InFlightGate()
+    private val clock = StreamClock()
     private val smoother = ScoreSmoother(halfLifeMs = SMOOTHING_HALF_LIFE_MS)
     private val gate = ConfidenceGate(threshold = CONFIDENCE_THRESHOLD, hysteresis = HYSTERESIS, topK = TOP_K)
     private val meter = FrameMeter(window = 30)
@@ -77,8 +89,6 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
 
     @Volatile
     private var showingPhoto = false
-
-    private val threads = Runtime.getRuntime().availableProcessors().coerceIn(1, 4)
 
     init {
         executor.execute { load() }
@@ -90,30 +100,44 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
             _model.postValue(ModelState.Missing)
             return
         }
-        val check = ModelAssets.check(context.assets)
-        summary = check.summary(FlowerClassifier.MODEL_ASSET)
-        problems = check.problems
-        gpuSupported = try {
-            val compatibility = CompatibilityList()
-            try {
-                compatibility.isDelegateSupportedOnThisDevice
-            } finally {
-                compatibility.close()
-            }
-        } catch (e: Throwable) {
-            false // no GPU delegate library for this ABI, or no OpenGL ES 3.1
+        // The IMAGE-mode classifier reads the labels the way the live one will show them.
+        val indexed = try {
+            val image = FlowerClassifier.still(context)
+            still = image
+            image.indexedLabels()
+        } catch (e: Exception) {
+            _model.postValue(ModelState.Failed(e.message ?: e.javaClass.simpleName))
+            return
         }
+        val metadataLabels = Labels.inIndexOrder(indexed)
+        val check = ModelAssets.check(context.assets, indexed.size, metadataLabels)
+        summary = check.summary(FlowerClassifier.MODEL_ASSET)
+        // Without labels in its metadata MediaPipe names no category: the overlay would be blank.
+        problems = if (metadataLabels == null) {
+            check.problems + context.getString(R.string.no_metadata_labels, FlowerClassifier.MODEL_ASSET)
+        } else {
+            check.problems
+        }
+        gpuSupported = hasOpenGlEs31(context)
         switchBackend(Backend.CPU)
     }
 
-    /** Recreate the classifier on [backend]; a GPU failure falls back to the CPU with a notice. */
+    /** MediaPipe's GPU path runs on OpenGL ES 3.1 compute shaders; without them only the CPU is offered. */
+    private fun hasOpenGlEs31(context: Context): Boolean {
+        val activity = context.getSystemService(ActivityManager::class.java) ?: return false
+        return activity.deviceConfigurationInfo.reqGlEsVersion >= 0x30001
+    }
+
+    /** Recreate the live classifier on [backend]; a GPU failure falls back to the CPU with a notice. */
     private fun switchBackend(backend: Backend) {
         val context = getApplication<Application>()
-        classifier?.close()
-        classifier = null
+        live?.close()
+        live = null
+        generation++
+        inFlight.reset()
         var notice: String? = null
         val created = try {
-            FlowerClassifier.create(context, backend, threads)
+            createLive(context, backend)
         } catch (e: Exception) {
             if (backend == Backend.CPU) {
                 _model.postValue(ModelState.Failed(e.message ?: e.javaClass.simpleName))
@@ -121,22 +145,40 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
             }
             notice = context.getString(R.string.gpu_failed, e.message ?: e.javaClass.simpleName)
             try {
-                FlowerClassifier.create(context, Backend.CPU, threads)
+                createLive(context, Backend.CPU)
             } catch (e2: Exception) {
                 _model.postValue(ModelState.Failed(e2.message ?: e2.javaClass.simpleName))
                 return
             }
         }
-        classifier = created
+        live = created
         smoother.reset()
         gate.reset()
         meter.reset()
-        _model.postValue(ModelState.Ready(summary, problems, created.backend, created.threads, gpuSupported, notice))
+        _model.postValue(ModelState.Ready(summary, problems, created.backend, gpuSupported, notice))
+    }
+
+    private fun createLive(context: Context, backend: Backend): FlowerClassifier {
+        val tag = generation
+        return FlowerClassifier.live(
+            context, backend,
+            onResult = { categories, timestampMs -> post { onLiveResult(tag, categories, timestampMs) } },
+            onError = { e -> post { onLiveError(tag, e) } }
+        )
+    }
+
+    /** Run [block] on the analysis thread; dropped once the view model is cleared. */
+    private fun post(block: () -> Unit) {
+        try {
+            executor.execute(block)
+        } catch (e: RejectedExecutionException) {
+            // Cleared: a result that was still on its way no longer has a screen to go to.
+        }
     }
 
     fun setUseGpu(enabled: Boolean) {
         executor.execute {
-            val current = classifier ?: return@execute
+            val current = live ?: return@execute
             val wanted = if (enabled && gpuSupported) Backend.GPU else Backend.CPU
             if (current.backend != wanted) switchBackend(wanted)
         }
@@ -145,23 +187,47 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
     /** CameraX analyzer: runs on [executor]; always closes the frame so the next one comes. */
     fun analyze(image: ImageProxy) {
         try {
-            val c = classifier ?: return
+            val c = live ?: return
             if (showingPhoto) return
+            val sentAt = SystemClock.elapsedRealtimeNanos()
+            if (!inFlight.tryStart(sentAt)) return // MediaPipe is still on the previous frame
             val bitmap = image.toBitmap()
             // The crop rect is the part of the frame the preview shows (the use cases share a
             // ViewPort), in buffer coordinates; only use it on the full, uncropped buffer.
-            val roi: Rect? = if (bitmap.width == image.width && bitmap.height == image.height) image.cropRect else null
-            val exif = Orientation.exifForClockwiseRotation(image.imageInfo.rotationDegrees)
-            val start = SystemClock.elapsedRealtimeNanos()
-            val categories = c.classify(bitmap, exif, roi)
-            val latency = SystemClock.elapsedRealtimeNanos() - start
-            val timestamp = image.imageInfo.timestamp
-            meter.record(timestamp, latency)
-            val smoothed = smoother.update(categories, timestamp / 1_000_000L)
-            _frame.postValue(FrameState(gate.evaluate(smoothed), meter.meanLatencyMs(), meter.fps(), false))
+            val crop = image.cropRect
+            val roi = if (bitmap.width == image.width && bitmap.height == image.height) {
+                UnitRect.ofCrop(crop.left, crop.top, crop.right, crop.bottom, bitmap.width, bitmap.height)
+            } else {
+                null
+            }
+            val rotation = Orientation.clockwiseQuarterTurn(image.imageInfo.rotationDegrees)
+            try {
+                c.classifyAsync(bitmap, rotation, roi, clock.next(sentAt / 1_000_000L))
+            } catch (e: RuntimeException) {
+                inFlight.reset() // not sent: free the slot for the next frame
+                throw e
+            }
         } finally {
             image.close()
         }
+    }
+
+    private fun onLiveResult(tag: Int, categories: List<Category>, timestampMs: Long) {
+        if (tag != generation) return
+        val now = SystemClock.elapsedRealtimeNanos()
+        val latency = inFlight.finish(now)
+        if (latency < 0 || showingPhoto) return
+        meter.record(now, latency)
+        val smoothed = smoother.update(categories, timestampMs)
+        _frame.postValue(FrameState(gate.evaluate(smoothed), meter.meanLatencyMs(), meter.fps(), false))
+    }
+
+    private fun onLiveError(tag: Int, e: RuntimeException) {
+        if (tag != generation) return
+        inFlight.reset()
+        val ready = currentReady() ?: return
+        val context = getApplication<Application>()
+        _model.postValue(ready.copy(notice = context.getString(R.string.frame_failed, e.message ?: e.javaClass.simpleName)))
     }
 
     /** Classify a picked photo once (no smoothing) and show it until [backToCamera]. */
@@ -169,7 +235,7 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
         showingPhoto = true
         executor.execute {
             val context = getApplication<Application>()
-            val c = classifier ?: return@execute
+            val c = still ?: return@execute
             val bitmap = try {
                 PhotoLoader.load(context.contentResolver, uri)
             } catch (e: Exception) {
@@ -181,7 +247,7 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
                 return@execute
             }
             val start = SystemClock.elapsedRealtimeNanos()
-            val categories = c.classify(bitmap, Orientation.EXIF_TOP_LEFT, null)
+            val categories = c.classify(bitmap)
             val latencyMs = (SystemClock.elapsedRealtimeNanos() - start) / 1e6
             // A fresh gate: a photo has no history, so no hysteresis from the camera frames.
             val prediction = ConfidenceGate(CONFIDENCE_THRESHOLD, 0f, TOP_K).evaluate(categories)
@@ -197,6 +263,7 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
             gate.reset()
             meter.reset()
             showingPhoto = false
+            inFlight.reset()
             _frame.postValue(FrameState(Prediction.Waiting, 0.0, 0.0, false))
         }
     }
@@ -211,8 +278,11 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
 
     override fun onCleared() {
         executor.execute {
-            classifier?.close()
-            classifier = null
+            generation++
+            live?.close()
+            live = null
+            still?.close()
+            still = null
         }
         executor.shutdown()
     }

@@ -2,50 +2,75 @@ package org.flowersmobile.app
 
 import android.content.Context
 import android.graphics.Bitmap
-import android.graphics.Rect
+import android.graphics.RectF
+import com.google.mediapipe.framework.image.BitmapImageBuilder
+import com.google.mediapipe.tasks.core.BaseOptions
+import com.google.mediapipe.tasks.core.Delegate
+import com.google.mediapipe.tasks.vision.core.ImageProcessingOptions
+import com.google.mediapipe.tasks.vision.core.RunningMode
+import com.google.mediapipe.tasks.vision.imageclassifier.ImageClassifier
+import com.google.mediapipe.tasks.vision.imageclassifier.ImageClassifierResult
 import org.flowersmobile.core.Category
-import org.flowersmobile.core.Orientation
-import org.tensorflow.lite.support.image.TensorImage
-import org.tensorflow.lite.task.core.BaseOptions
-import org.tensorflow.lite.task.core.vision.ImageProcessingOptions
-import org.tensorflow.lite.task.vision.classifier.ImageClassifier
+import org.flowersmobile.core.UnitRect
 import java.io.Closeable
 
-/** Where inference runs. The CPU path uses TFLite's default XNNPACK delegate. */
+/** Where inference runs. The CPU path is MediaPipe's default (TFLite with XNNPACK). */
 enum class Backend { CPU, GPU }
 
 /**
- * The TFLite Task Library's [ImageClassifier] over `assets/flowers.tflite`.
+ * MediaPipe Tasks' [ImageClassifier] over `assets/flowers.tflite`.
  *
- * The Task Library reads everything about the model from its metadata: the labels, the input
- * size, and the input normalization (for this project's int8 model: uint8 input, scale 1, zero
- * point 0, because the [-1, 1] scaling is a layer inside the graph). So nothing about the model
- * is written here; another model with metadata drops in unchanged.
+ * MediaPipe reads everything about the model from its metadata: the labels, the input size, and
+ * the input normalization (for this project's int8 model: uint8 input, scale 1, zero point 0,
+ * because the [-1, 1] scaling is a layer inside the graph). It stretches the image (or the region
+ * of interest) to the input size without cropping, as training did. So nothing about the model
+ * is written here; another model with classifier metadata drops in unchanged.
  *
- * Not thread-safe, and with the GPU delegate it must be used on the thread that created it: the
- * view model confines it to its single analysis thread.
+ * Two running modes: [live] (LIVE_STREAM, camera frames in with [classifyAsync], results out on
+ * MediaPipe's thread through the listener) and [still] (IMAGE, for a picked photo and for reading
+ * the labels). Create and use both on one thread: the view model's analysis thread.
  */
 class FlowerClassifier private constructor(
     private val classifier: ImageClassifier,
     val backend: Backend,
-    val threads: Int
+    private val mode: RunningMode
 ) : Closeable {
 
     /**
-     * Classify [bitmap] (ARGB_8888).
+     * LIVE_STREAM: send one camera frame (ARGB_8888); its categories come to the listener given
+     * to [live], tagged with [timestampMs].
      *
-     * @param exifOrientation how the buffer is rotated, as an EXIF value (see [Orientation]); the
-     *   Task Library rotates while it resizes, so no rotated copy of the frame is made
-     * @param roi the part of the buffer to classify (the part the preview shows), in buffer
-     *   coordinates, or null for all of it
-     * @return every class with its score, in the model's order
+     * @param rotationDegrees the buffer's clockwise rotation to upright (0, 90, 180, 270)
+     * @param roi the part of the buffer the preview shows, or null for all of it
+     * @param timestampMs strictly greater than the previous frame's
      */
-    fun classify(bitmap: Bitmap, exifOrientation: Int, roi: Rect?): List<Category> {
-        val options = ImageProcessingOptions.builder().setOrientation(orientationOf(exifOrientation))
-        if (roi != null) options.setRoi(roi)
-        val results = classifier.classify(TensorImage.fromBitmap(bitmap), options.build())
-        val head = results.firstOrNull() ?: return emptyList()
-        return head.categories.map { Category(it.label, it.score) }
+    fun classifyAsync(bitmap: Bitmap, rotationDegrees: Int, roi: UnitRect?, timestampMs: Long) {
+        check(mode == RunningMode.LIVE_STREAM) { "classifyAsync needs a live classifier" }
+        classifier.classifyAsync(BitmapImageBuilder(bitmap).build(), processing(rotationDegrees, roi), timestampMs)
+    }
+
+    /** IMAGE: classify an upright [bitmap] (ARGB_8888) now; every class, in score order. */
+    fun classify(bitmap: Bitmap): List<Category> {
+        check(mode == RunningMode.IMAGE) { "classify needs a still classifier" }
+        return categoriesOf(classifier.classify(BitmapImageBuilder(bitmap).build()))
+    }
+
+    /**
+     * IMAGE: (output index, category name) of every class, as MediaPipe reads them from the
+     * model's metadata (blank names when it has no labels). Classifies one grey image: the
+     * scores do not matter, every class comes back.
+     */
+    fun indexedLabels(): List<Pair<Int, String>> {
+        check(mode == RunningMode.IMAGE) { "indexedLabels needs a still classifier" }
+        val grey = Bitmap.createBitmap(PROBE_SIDE, PROBE_SIDE, Bitmap.Config.ARGB_8888)
+        grey.eraseColor(0xff808080.toInt())
+        try {
+            val result = classifier.classify(BitmapImageBuilder(grey).build())
+            val head = result.classificationResult().classifications().firstOrNull() ?: return emptyList()
+            return head.categories().map { Pair(it.index(), it.categoryName() ?: "") }
+        } finally {
+            grey.recycle()
+        }
     }
 
     override fun close() {
@@ -54,35 +79,56 @@ class FlowerClassifier private constructor(
 
     companion object {
         const val MODEL_ASSET = "flowers.tflite"
+        private const val PROBE_SIDE = 32
 
         /**
-         * Load the model from the APK's assets.
+         * A LIVE_STREAM classifier on [backend] that hands each frame's categories and timestamp
+         * to [onResult], and errors to [onError], on MediaPipe's thread.
          *
-         * @throws Exception from the Task Library when the file is not a TFLite model with
-         *   classifier metadata, or when the GPU delegate cannot be created
+         * @throws Exception from MediaPipe when the file is not a TFLite model with classifier
+         *   metadata, or when the GPU delegate cannot be created
          */
-        fun create(context: Context, backend: Backend, threads: Int): FlowerClassifier {
-            val base = BaseOptions.builder().setNumThreads(threads)
-            if (backend == Backend.GPU) base.useGpu()
-            // No maxResults and no score threshold: every class comes back, so the smoother
-            // sees the whole distribution and the overlay picks the top 3 after smoothing.
-            val options = ImageClassifier.ImageClassifierOptions.builder()
-                .setBaseOptions(base.build())
+        fun live(
+            context: Context,
+            backend: Backend,
+            onResult: (List<Category>, Long) -> Unit,
+            onError: (RuntimeException) -> Unit
+        ): FlowerClassifier {
+            val options = optionsFor(backend, RunningMode.LIVE_STREAM)
+                .setResultListener { result, _ -> onResult(categoriesOf(result), result.timestampMs()) }
+                .setErrorListener { e -> onError(e) }
                 .build()
-            val classifier = ImageClassifier.createFromFileAndOptions(context, MODEL_ASSET, options)
-            return FlowerClassifier(classifier, backend, threads)
+            return FlowerClassifier(ImageClassifier.createFromOptions(context, options), backend, RunningMode.LIVE_STREAM)
         }
 
-        private fun orientationOf(exif: Int): ImageProcessingOptions.Orientation =
-            when (Orientation.sanitizeExif(exif)) {
-                Orientation.EXIF_TOP_RIGHT -> ImageProcessingOptions.Orientation.TOP_RIGHT
-                Orientation.EXIF_BOTTOM_RIGHT -> ImageProcessingOptions.Orientation.BOTTOM_RIGHT
-                Orientation.EXIF_BOTTOM_LEFT -> ImageProcessingOptions.Orientation.BOTTOM_LEFT
-                Orientation.EXIF_LEFT_TOP -> ImageProcessingOptions.Orientation.LEFT_TOP
-                Orientation.EXIF_RIGHT_TOP -> ImageProcessingOptions.Orientation.RIGHT_TOP
-                Orientation.EXIF_RIGHT_BOTTOM -> ImageProcessingOptions.Orientation.RIGHT_BOTTOM
-                Orientation.EXIF_LEFT_BOTTOM -> ImageProcessingOptions.Orientation.LEFT_BOTTOM
-                else -> ImageProcessingOptions.Orientation.TOP_LEFT
-            }
+        /** An IMAGE-mode classifier on the CPU (photos, and the labels check). */
+        fun still(context: Context): FlowerClassifier {
+            val options = optionsFor(Backend.CPU, RunningMode.IMAGE).build()
+            return FlowerClassifier(ImageClassifier.createFromOptions(context, options), Backend.CPU, RunningMode.IMAGE)
+        }
+
+        private fun optionsFor(backend: Backend, mode: RunningMode): ImageClassifier.ImageClassifierOptions.Builder {
+            val base = BaseOptions.builder()
+                .setModelAssetPath(MODEL_ASSET)
+                .setDelegate(if (backend == Backend.GPU) Delegate.GPU else Delegate.CPU)
+                .build()
+            // No maxResults and a zero threshold: every class comes back, so the smoother sees the
+            // whole distribution and the overlay picks the top 3 after smoothing.
+            return ImageClassifier.ImageClassifierOptions.builder()
+                .setBaseOptions(base)
+                .setRunningMode(mode)
+                .setScoreThreshold(0f)
+        }
+
+        private fun processing(rotationDegrees: Int, roi: UnitRect?): ImageProcessingOptions {
+            val options = ImageProcessingOptions.builder().setRotationDegrees(rotationDegrees)
+            if (roi != null) options.setRegionOfInterest(RectF(roi.left, roi.top, roi.right, roi.bottom))
+            return options.build()
+        }
+
+        private fun categoriesOf(result: ImageClassifierResult): List<Category> {
+            val head = result.classificationResult().classifications().firstOrNull() ?: return emptyList()
+            return head.categories().map { Category(it.categoryName() ?: "", it.score()) }
+        }
     }
 }

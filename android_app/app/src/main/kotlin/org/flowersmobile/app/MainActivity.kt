@@ -250,7 +250,7 @@ class MainActivity : AppCompatActivity() {
                 backendLabel = if (state.backend == Backend.GPU) {
                     getString(R.string.backend_gpu)
                 } else {
-                    getString(R.string.backend_cpu, state.threads)
+                    getString(R.string.backend_cpu)
                 }
                 if (state.notice != null) {
                     Toast.makeText(this, state.notice, Toast.LENGTH_LONG).show()

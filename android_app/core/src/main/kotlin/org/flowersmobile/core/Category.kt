@@ -3,7 +3,7 @@ package org.flowersmobile.core
 /**
  * One class of the model and its score (a probability in 0..1).
  *
- * The app converts the Task Library's categories into these, so everything downstream
+ * The app converts MediaPipe's categories into these, so everything downstream
  * (smoothing, thresholding, formatting) is plain Kotlin that the JVM tests exercise.
  */
 data class Category(val label: String, val score: Float)

@@ -56,4 +56,22 @@ object Labels {
         }
         return labels
     }
+
+    /**
+     * The labels a classifier reports, in output-index order: MediaPipe's categories carry each
+     * class's output index and the name it read from the model's metadata.
+     *
+     * @param indexed (output index, category name) of every class, in any order
+     * @return the names by index, or null when the indices are not exactly 0 until n or a name is
+     *   blank (a model without labels in its metadata)
+     */
+    fun inIndexOrder(indexed: List<Pair<Int, String>>): List<String>? {
+        if (indexed.isEmpty()) return null
+        val names = arrayOfNulls<String>(indexed.size)
+        for ((index, name) in indexed) {
+            if (index < 0 || index >= names.size || names[index] != null || name.isBlank()) return null
+            names[index] = name
+        }
+        return names.map { it!! }
+    }
 }

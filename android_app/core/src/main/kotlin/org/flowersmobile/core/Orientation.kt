@@ -3,8 +3,8 @@ package org.flowersmobile.core
 /**
  * Rotation arithmetic the camera code needs, kept free of Android types so it can be tested.
  *
- * EXIF orientation values (1..8) are what the TFLite Task Library's
- * `ImageProcessingOptions.Orientation` enum encodes, and what photos carry in their EXIF tags.
+ * EXIF orientation values (1..8) are what photos carry in their EXIF tags; camera buffers come
+ * with a clockwise rotation in degrees instead.
  */
 object Orientation {
 
@@ -19,19 +19,14 @@ object Orientation {
     const val EXIF_LEFT_BOTTOM = 8
 
     /**
-     * The EXIF orientation of a camera buffer that must be turned [rotationDegrees] clockwise to
-     * be upright (CameraX's `ImageInfo.rotationDegrees`).
+     * A camera buffer's clockwise rotation to upright (CameraX's `ImageInfo.rotationDegrees`) as
+     * 0, 90, 180 or 270: what MediaPipe's `ImageProcessingOptions.setRotationDegrees` takes.
      *
      * @throws IllegalArgumentException unless the rotation is a multiple of 90
      */
-    fun exifForClockwiseRotation(rotationDegrees: Int): Int {
+    fun clockwiseQuarterTurn(rotationDegrees: Int): Int {
         require(rotationDegrees % 90 == 0) { "rotation must be a multiple of 90, got $rotationDegrees" }
-        return when (((rotationDegrees % 360) + 360) % 360) {
-            0 -> EXIF_TOP_LEFT
-            90 -> EXIF_RIGHT_TOP
-            180 -> EXIF_BOTTOM_RIGHT
-            else -> EXIF_LEFT_BOTTOM
-        }
+        return ((rotationDegrees % 360) + 360) % 360
     }
 
     /** A valid EXIF orientation, or [EXIF_TOP_LEFT] for 0 ("undefined") and unknown values. */

@@ -6,18 +6,17 @@ import org.junit.Test
 class OrientationAndTextTest {
 
     @Test
-    fun cameraRotationToExif() {
-        assertEquals(Orientation.EXIF_TOP_LEFT, Orientation.exifForClockwiseRotation(0))
-        assertEquals(Orientation.EXIF_RIGHT_TOP, Orientation.exifForClockwiseRotation(90))
-        assertEquals(Orientation.EXIF_BOTTOM_RIGHT, Orientation.exifForClockwiseRotation(180))
-        assertEquals(Orientation.EXIF_LEFT_BOTTOM, Orientation.exifForClockwiseRotation(270))
-        assertEquals(Orientation.EXIF_RIGHT_TOP, Orientation.exifForClockwiseRotation(450))
-        assertEquals(Orientation.EXIF_LEFT_BOTTOM, Orientation.exifForClockwiseRotation(-90))
+    fun cameraRotationToQuarterTurn() {
+        assertEquals(0, Orientation.clockwiseQuarterTurn(0))
+        assertEquals(90, Orientation.clockwiseQuarterTurn(90))
+        assertEquals(270, Orientation.clockwiseQuarterTurn(270))
+        assertEquals(90, Orientation.clockwiseQuarterTurn(450))
+        assertEquals(270, Orientation.clockwiseQuarterTurn(-90))
     }
 
     @Test(expected = IllegalArgumentException::class)
     fun oddRotationIsRejected() {
-        Orientation.exifForClockwiseRotation(45)
+        Orientation.clockwiseQuarterTurn(45)
     }
 
     @Test

@@ -1,0 +1,91 @@
+"""The images parity runs on: the held-out split of a labelled dataset, or every image of a
+folder of unlabelled images (agreement only), decoded once as uint8 (N, H, W, 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from flowers_mobile.config import Config
+from flowers_mobile.errors import UserError
+from flowers_mobile.images import ImageLoadError, load_image
+
+#: The `split` name of a folder of unlabelled images.
+UNLABELLED = "unlabelled"
+
+
+@dataclass
+class HeldOut:
+    split: str
+    images: np.ndarray
+    #: True label indices into the model's labels, or None (no labels, or classes not all labels).
+    true: np.ndarray | None
+    paths: list[Path]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _cap(cfg: Config, max_images: int | None) -> int:
+    cap = max_images if max_images is not None else cfg.parity.max_images
+    if cap < 1:
+        raise UserError(f"--max-images must be at least 1, got {cap}")
+    return cap
+
+
+def _labelled(data_dir: Path, cfg: Config, labels: list[str], cap: int) -> tuple[str, list[Path], list[int], list[str]]:
+    from flowers_mobile.data.sources import load_dataset, stratified_sample
+
+    dataset = load_dataset(data_dir, cfg.data)
+    split = "test" if dataset.test else "val"
+    samples = dataset.split(split)
+    if not samples:
+        raise UserError(f"{data_dir} has no test or validation images", hint="give a folder with held-out images")
+    if len(samples) > cap:
+        samples = stratified_sample(samples, cap, cfg.data.seed)
+    index = {name: i for i, name in enumerate(labels)}
+    notes = []
+    missing = [c for c in dataset.classes if c not in index]
+    if missing:
+        notes.append(f"the data's classes {', '.join(missing[:5])} are not among the model's labels: "
+                     "accuracy is not computed, agreement is")
+    truth = [-1 if missing else index[dataset.classes[s.label]] for s in samples]
+    return split, [s.path for s in samples], truth, notes
+
+
+def held_out_images(data_dir: Path, cfg: Config, labels: list[str], image_size: tuple[int, int],
+                    max_images: int | None) -> HeldOut:
+    """Load parity's images once.
+
+    A labelled dataset (class folders named after the labels, or pre-split) gives its test split
+    (else validation), stratified over classes down to the cap. A folder of unlabelled images
+    (`data.sources.unlabelled_images`: images directly inside, or no sub-folder named after a
+    label) gives all its images at any depth, spread over its folders down to the cap; there is
+    no accuracy then. Undecodable images are skipped and reported; none decodable is a UserError.
+    """
+    from flowers_mobile.data.sources import spread_sample, unlabelled_images
+
+    cap = _cap(cfg, max_images)
+    flat = unlabelled_images(data_dir, labels)
+    if flat is not None:
+        split, paths = UNLABELLED, spread_sample(flat, cap, cfg.data.seed) if len(flat) > cap else flat
+        truth: list[int] | None = None
+        notes = [f"{data_dir} is a folder of images without class folders: agreement only, accuracy n/a"]
+    else:
+        split, paths, truth, notes = _labelled(data_dir, cfg, labels, cap)
+    images, kept, kept_truth, skipped = [], [], [], []
+    for i, path in enumerate(paths):
+        try:
+            images.append(load_image(path, (image_size[1], image_size[0])))
+        except ImageLoadError as exc:
+            skipped.append({"path": str(path), "error": exc.message})
+            continue
+        kept.append(path)
+        if truth is not None:
+            kept_truth.append(truth[i])
+    if not images:
+        raise UserError(f"none of the {len(paths)} {split} images in {data_dir} could be decoded",
+                        hint="run `flowers-mobile data check` on the folder")
+    true = None if truth is None or -1 in kept_truth else np.array(kept_truth, dtype=np.int64)
+    return HeldOut(split, np.stack(images), true, kept, skipped, notes)

@@ -1,0 +1,66 @@
+"""Which runtime checks which artifact of an export folder, and what is left out as a duplicate."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from flowers_mobile.errors import UserError
+from flowers_mobile.export.manifest import DEFAULT_ARTIFACTS
+
+#: Runtimes that read a .tflite's metadata (labels, normalization), as the apps do: their
+#: categories must carry the export's label names and their top-1 must be LiteRT's.
+METADATA_RUNTIMES = ("task_library", "mediapipe")
+
+
+def runtimes_for(artifact: dict[str, Any], overrides: dict[str, str] | None = None) -> list[str]:
+    """Runtime names an artifact is checked through.
+
+    Defaults: .tflite through LiteRT, and the Android default (`flowers.tflite`) also through
+    MediaPipe Tasks (the Android app's classifier) and the Task Library; both read labels and
+    normalization from the model's metadata;
+    .mlpackage through Core ML on macOS, the numpy executor elsewhere; SavedModel through TF.
+    `overrides` maps an artifact file name or a format to a runtime name (or "a,b" for several).
+    """
+    if overrides:
+        forced = overrides.get(artifact["file"]) or overrides.get(artifact["format"])
+        if forced:
+            return [name.strip() for name in forced.split(",") if name.strip()]
+    fmt = artifact["format"]
+    if fmt == "tflite":
+        names = ["litert"]
+        if artifact["file"] == DEFAULT_ARTIFACTS["android"] or "android" in (artifact.get("default_for") or []):
+            names += list(METADATA_RUNTIMES)
+        return names
+    if fmt == "mlpackage":
+        return ["coreml" if sys.platform == "darwin" else "coreml_executor"]
+    if fmt == "saved_model":
+        return ["saved_model"]
+    raise UserError(f"manifest artifact {artifact['file']!r} has unknown format {fmt!r}",
+                    hint="expected tflite, mlpackage or saved_model")
+
+
+def plan_runs(artifacts: list[dict[str, Any]], overrides: dict[str, str] | None = None
+              ) -> tuple[list[tuple[dict[str, Any], str]], list[str]]:
+    """(artifact, runtime) pairs to run, and notes on what was left out.
+
+    An artifact whose bytes are those of one already planned for the same runtime (convert
+    writes `flowers.tflite` as a copy of the default precision's file) runs once: the
+    answers would be the same.
+    """
+    plan: list[tuple[dict[str, Any], str]] = []
+    seen: dict[tuple[str, str], str] = {}
+    notes: list[str] = []
+    # Named precision files first, so the copy (flowers.tflite) is the one left out.
+    ordered = sorted(artifacts, key=lambda a: a["file"] in DEFAULT_ARTIFACTS.values())
+    for art in ordered:
+        for runtime in runtimes_for(art, overrides):
+            key = (art["sha256"], runtime)
+            if key in seen:
+                notes.append(f"{art['file']} through {runtime}: same bytes as {seen[key]}, not run twice")
+                continue
+            seen[key] = art["file"]
+            plan.append((art, runtime))
+    order = {a["file"]: i for i, a in enumerate(artifacts)}
+    plan.sort(key=lambda item: order[item[0]["file"]])  # manifest order in the report
+    return plan, notes

@@ -1,0 +1,156 @@
+"""parity.md, and the short texts the CLI and the report share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flowers_mobile.parity.result import Check, ExportParity, ParityReport
+
+
+def fmt_value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1e-2 and v != 0 else f"{v:.4f}"
+    return str(v)
+
+
+def pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f}%"
+
+
+def pts(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:+.2f} pt"
+
+
+def sci(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2e}"
+
+
+def interval_text(interval: list[float] | None, points: bool = False) -> str:
+    """[lo, hi] as percentages (agreement) or signed points (accuracy drop)."""
+    if interval is None:
+        return "n/a"
+    if points:
+        return f"[{100 * interval[0]:+.1f}, {100 * interval[1]:+.1f}] pt"
+    return f"[{100 * interval[0]:.1f}, {100 * interval[1]:.1f}]%"
+
+
+def agreement_text(e: ExportParity) -> str:
+    """'97.80% [92.3, 99.7]%' (agreement on the decided images with its interval)."""
+    return "n/a" if e.agreement is None else f"{pct(e.agreement)} {interval_text(e.agreement_interval)}"
+
+
+def accuracy_text(e: ExportParity) -> str:
+    """'-1.11 pt (1 lost, 0 gained)'."""
+    if e.accuracy_change is None:
+        return "n/a"
+    return f"{pts(e.accuracy_change)} ({e.keras_right_export_wrong} lost, {e.keras_wrong_export_right} gained)"
+
+
+def decide_text(e: ExportParity) -> str:
+    """What an inconclusive export needs: 'about 420 images would decide it'."""
+    if e.verdict != "inconclusive":
+        return ""
+    needed = e.images_to_decide()
+    return f"about {needed} images would decide it" if needed else "not decided within 100000 images at these rates"
+
+
+def check_line(c: Check) -> str:
+    """'agreement 97.80% [92.3, 99.7]% (limit >= 0.9800): inconclusive, about 420 images would decide it'."""
+    if c.metric == "agreement" and c.interval is not None:
+        value = f"{pct(c.value)} {interval_text(c.interval)}" if c.value is not None else "n/a"
+    elif c.metric == "accuracy_drop" and c.interval is not None:
+        value = f"{100 * c.value:.2f} pt {interval_text(c.interval, points=True)}"
+    else:
+        value = fmt_value(c.value)
+    text = f"{c.metric} {value} (limit {c.op} {fmt_value(c.limit)}): {c.verdict}"
+    if c.verdict == "inconclusive":
+        text += f", about {c.images_to_decide} images would decide it" if c.images_to_decide else ""
+    return text + (f" [{c.note}]" if c.note else "")
+
+
+def undecided_line(e: ExportParity) -> str:
+    """One line for an inconclusive export: what would decide it, then its undecided checks in short."""
+    parts = []
+    for c in e.inconclusive_checks():
+        value = agreement_text(e) if c.metric == "agreement" else accuracy_text(e) if c.metric == "accuracy_drop" \
+            else fmt_value(c.value)
+        parts.append(f"{c.metric} {value} vs {c.op} {fmt_value(c.limit)}")
+    return f"{e.name}: inconclusive, {decide_text(e)} ({'; '.join(parts)})"
+
+
+def _limits_text(e: ExportParity) -> str:
+    shown = [c for c in e.checks if c.metric not in ("labels", "input_size")]
+    return ", ".join(f"{c.metric} {c.op} {fmt_value(c.limit)}" for c in shown) or "-"
+
+
+def _table(report: ParityReport) -> list[str]:
+    lines = [
+        "| export | runtime | variant | agreement (95% CI) | near-ties | top-5 agree | p99 / max |Δp| "
+        "| mean TV | accuracy | Δ accuracy (lost, gained) | limits | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e in report.exports:
+        verdict = e.verdict.upper() if e.verdict == "fail" else e.verdict
+        if e.verdict == "inconclusive":
+            verdict += f" ({decide_text(e)})"
+        lines.append(
+            f"| {e.file} | {e.runtime} | {e.variant} | {agreement_text(e)} | {e.near_ties} ({e.near_tie_flips} flipped) "
+            f"| {pct(e.top5_agreement)} | {sci(e.p99_abs_diff)} / {sci(e.max_abs_diff)} | {sci(e.mean_tv)} "
+            f"| {pct(e.accuracy)} | {accuracy_text(e)} | {_limits_text(e)} | {verdict} |")
+    return lines
+
+
+def _export_details(e: ExportParity) -> list[str]:
+    changed = {k: v for k, v in e.per_class_accuracy_change.items() if v}
+    if not changed and not e.worst and not e.near_tie_images:
+        return []
+    lines = ["", f"## {e.name}", ""]
+    if e.mcnemar_p is not None:
+        lines += [f"Exact McNemar test of any accuracy change: p = {e.mcnemar_p:.3g}; drop interval "
+                  f"{interval_text(e.accuracy_drop_interval, points=True)}.", ""]
+    if changed:
+        lines += ["Per-class accuracy change: " + ", ".join(f"{k} {pts(v)}" for k, v in sorted(changed.items())), ""]
+    rows = [("Most different", e.worst), (f"Near-ties ({e.near_ties}; Keras top-2 margin below the limit)",
+                                          e.near_tie_images)]
+    for title, items in rows:
+        if not items:
+            continue
+        lines += [f"{title}:", "", "| image | true | Keras (margin) | export | max abs diff |", "|---|---|---|---|---|"]
+        lines += [f"| {Path(w['path']).name} | {w['true'] or ''} | {w['keras']} {w['keras_prob']:.3f} "
+                  f"({w['keras_margin']:.3f}) | {w['export']} {w['export_prob']:.3f} | {w['max_abs_diff']:.2e} |"
+                  for w in items]
+        lines.append("")
+    return lines
+
+
+def render_markdown(report: ParityReport) -> str:
+    """parity.md: the table, what failed or is undecided, the limits, then per export its paired
+    test, per-class changes, most different images and near-ties."""
+    lines = [
+        f"# Parity: {Path(report.export_dir).name} against {Path(report.model).name}",
+        "",
+        f"- {report.created}; {report.images} {report.split} images from `{report.data}`"
+        + (f"; {len(report.skipped)} skipped (undecodable)" if report.skipped else ""),
+        f"- Keras accuracy: {pct(report.keras_accuracy)}" if report.labels_known else "- accuracy: no labels (n/a)",
+        f"- Verdict: **{report.verdict.upper()}**" + (" (strict: inconclusive fails)" if report.strict else ""),
+        f"- Intervals: {100 * report.confidence:.0f}% (Clopper-Pearson; the accuracy drop's from the paired "
+        "counts). Agreement is over the images that are not near-ties. See docs/parity.md.",
+        "",
+        *_table(report),
+    ]
+    if report.notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
+    for title, items in (("Failed", report.failures()), ("Inconclusive", report.inconclusive())):
+        if items:
+            lines += ["", f"## {title}", ""] + [f"- {f}" for f in items]
+    lines += ["", "## Limits", ""]
+    lines += [f"- `{k}`: {v}" for k, v in report.limits.items() if k != "limits"]
+    lines += [f"- `limits.{name}`: " + ", ".join(f"{k} {v}" for k, v in row.items())
+              for name, row in report.limits.get("limits", {}).items()]
+    for e in report.exports:
+        lines += _export_details(e)
+    if report.skipped:
+        lines += ["", "## Skipped images", ""] + [f"- `{s['path']}`: {s['error']}" for s in report.skipped]
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,0 +1,200 @@
+"""`run_parity`: the Keras model and every artifact of an export folder on the same images."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flowers_mobile.config import Config
+from flowers_mobile.errors import UserError
+from flowers_mobile.export.manifest import load_manifest, record_parity, verify_manifest
+from flowers_mobile.fsutil import atomic_write_json, atomic_write_text, sha256_path
+from flowers_mobile.labels import read_labels
+from flowers_mobile.parity.data import HeldOut, held_out_images
+from flowers_mobile.parity.metrics import compare
+from flowers_mobile.parity.plan import METADATA_RUNTIMES, plan_runs
+from flowers_mobile.parity.result import Check, ExportParity, ParityReport, combine, passes
+from flowers_mobile.parity.stats import CONFIDENCE
+from flowers_mobile.parity.verdict import judge, limits_for, variant_of
+from flowers_mobile.runtimes.base import load_predictor
+
+PARITY_JSON = "parity.json"
+PARITY_MD = "parity.md"
+
+
+def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, *,
+               max_images: int | None = None, runtimes: dict[str, str] | None = None,
+               progress: Callable[[str], None] | None = None, write: bool = True,
+               strict: bool | None = None) -> ParityReport:
+    """Compare every artifact of `export_dir` with the Keras model on images of `data_dir`.
+
+    Args:
+        model_path: the Keras model (.keras / .h5) the export came from; labels.txt beside it.
+        export_dir: a `convert` output folder (manifest.json, labels.txt, artifacts).
+        data_dir: a labelled data folder (its test split, else validation, is used) or a folder
+            of unlabelled images (all of them; agreement only).
+        cfg: config (data split settings, `parity` limits and default image cap).
+        max_images: cap on images (stratified over classes); default `cfg.parity.max_images`.
+        runtimes: force runtimes, keyed by artifact file name or format ("tflite": "litert").
+        progress: called with a short line as each stage starts (for the CLI's status).
+        write: write parity.json, parity.md and the manifest's parity entry.
+        strict: inconclusive verdicts do not pass (default `cfg.parity.strict`).
+    Returns:
+        The report. Bad input (no manifest, a tampered artifact, labels that differ, no
+        readable image, an unavailable runtime, a variant without limits) raises `UserError`
+        before anything is written.
+    """
+    say = progress or (lambda _msg: None)
+    strict = cfg.parity.strict if strict is None else strict
+    model_path, export_dir, data_dir = Path(model_path), Path(export_dir), Path(data_dir)
+    manifest = load_manifest(export_dir)
+    say("verifying artifacts against manifest.json")
+    verify_manifest(export_dir, manifest)
+    export_labels = read_labels(export_dir / manifest["labels"]["file"])
+    if not manifest["artifacts"]:
+        raise UserError(f"{export_dir}/manifest.json lists no artifacts", hint="re-run `flowers-mobile convert`")
+    plan, notes = plan_runs(manifest["artifacts"], runtimes)
+    for art, _ in plan:
+        limits_for(variant_of(art), cfg.parity)  # a variant without limits: exit 2 before any work
+    held, reference = _reference(model_path, export_dir, manifest, export_labels, data_dir, cfg, max_images,
+                                 notes, say)
+    labels, true = export_labels, held.true
+    keras_acc = float(np.mean(reference.argmax(1) == true)) if true is not None else None
+    keras_per_class = {labels[c]: float(np.mean(reference.argmax(1)[true == c] == c))
+                       for c in np.unique(true)} if true is not None else {}
+
+    results, top1 = [], {}
+    for art, runtime in plan:
+        say(f"{art['file']} through {runtime}")
+        result, probs = _run_one(export_dir, art, runtime, held, reference, labels, cfg, strict)
+        results.append(result)
+        if probs is not None:
+            top1[(art["sha256"], runtime)] = probs.argmax(1)
+    _check_same_top1_as_litert(results, plan, top1, strict)
+
+    report = ParityReport(
+        model=str(model_path), export_dir=str(export_dir), data=str(data_dir), split=held.split,
+        images=len(held.images), labels=labels, labels_known=true is not None, keras_accuracy=keras_acc,
+        keras_per_class_accuracy=keras_per_class, exports=results, skipped=held.skipped, notes=notes,
+        limits=asdict(cfg.parity), strict=strict, confidence=CONFIDENCE)
+    if write:
+        write_report(report, export_dir)
+    return report
+
+
+def _reference(model_path: Path, export_dir: Path, manifest: dict[str, Any], export_labels: list[str],
+               data_dir: Path, cfg: Config, max_images: int | None, notes: list[str],
+               say: Callable[[str], None]) -> tuple[HeldOut, np.ndarray]:
+    """Load the Keras model, check it is the export's, load the images and run Keras on them."""
+    say(f"loading {model_path.name}")
+    keras = load_predictor(model_path, "keras")
+    try:
+        if keras.labels != export_labels:
+            raise UserError(f"{model_path}'s labels ({model_path.parent / 'labels.txt'}) differ from the export's "
+                            f"({export_dir / manifest['labels']['file']}): {_label_diff(keras.labels, export_labels)}",
+                            hint="the export was made from another model; re-run `flowers-mobile convert`")
+        source = manifest.get("source_model") or {}
+        if source.get("sha256") and source["sha256"] != sha256_path(model_path):
+            notes.append(f"{model_path.name} is not the file this export was made from "
+                         f"(manifest: {source.get('file')}, sha256 {source['sha256'][:12]}…)")
+        say("loading held-out images")
+        held = held_out_images(data_dir, cfg, keras.labels, keras.input_size, max_images)
+        notes += held.notes
+        say(f"Keras on {len(held.images)} images")
+        return held, keras.predict(held.images)
+    finally:
+        keras.close()
+
+
+def _check_same_top1_as_litert(results: list[ExportParity], plan: list[tuple[dict[str, Any], str]],
+                               top1: dict[tuple[str, str], np.ndarray], strict: bool) -> None:
+    """The Task Library and MediaPipe Tasks must pick LiteRT's class on every image of the same
+    bytes: they run the same model on the same pixels, only the metadata handling is theirs.
+    Keyed by sha256: `flowers.tflite [litert]` is not run, its bytes are the default precision's."""
+    for result, (art, runtime) in zip(results, plan, strict=True):
+        mine, litert = top1.get((art["sha256"], runtime)), top1.get((art["sha256"], "litert"))
+        if runtime not in METADATA_RUNTIMES or mine is None or litert is None:
+            continue
+        agreement = float(np.mean(mine == litert))
+        same = agreement == 1.0
+        result.checks.append(Check("top1_agreement_with_litert", "==", 1.0, agreement,
+                                   "pass" if same else "fail", same))
+        result.verdict = "fail" if result.error is not None else combine([c.verdict for c in result.checks])
+        result.passed = passes(result.verdict, strict)
+
+
+def _category_check(predictor: Any, images: np.ndarray, labels: list[str]) -> Check:
+    """The categories a metadata-reading runtime returns (what an app shows) are our labels."""
+    names = sorted(predictor.classify_by_name(images[:1])[0])
+    same = names == sorted(labels)
+    return Check("category_names", "==", "export labels.txt", "same" if same else _label_diff(names, sorted(labels)),
+                 "pass" if same else "fail", same)
+
+
+def _run_one(export_dir: Path, art: dict[str, Any], runtime: str, held: HeldOut, reference: np.ndarray,
+             labels: list[str], cfg: Config, strict: bool) -> tuple[ExportParity, np.ndarray | None]:
+    variant = variant_of(art)
+    limits = limits_for(variant, cfg.parity)
+    images = held.images
+    result = ExportParity(file=art["file"], runtime=runtime, format=art["format"], precision=art["precision"],
+                          variant=variant, images=len(images))
+    start = time.perf_counter()
+    probs: np.ndarray | None = None
+    predictor = load_predictor(export_dir / art["file"], runtime)  # UserError (exit 2) when unavailable
+    try:
+        result.describe = predictor.describe()
+        if tuple(predictor.input_size) != tuple(images.shape[1:3]):
+            result.checks.append(Check("input_size", "==", list(images.shape[1:3]), list(predictor.input_size),
+                                       "fail", False))
+            result.error = f"input size {predictor.input_size} differs from the Keras model's {images.shape[1:3]}"
+        else:
+            same = predictor.labels == labels
+            result.checks.append(Check("labels", "==", "export labels.txt", "same" if same
+                                       else _label_diff(predictor.labels, labels), "pass" if same else "fail", same))
+            if runtime in METADATA_RUNTIMES:
+                result.checks.append(_category_check(predictor, images, labels))
+            probs = _predict(predictor, images, result)
+            if probs is not None and probs.shape != reference.shape:
+                result.error = f"output shape {probs.shape} differs from the Keras model's {reference.shape}"
+            elif probs is not None:
+                figures = compare(reference, probs, held.true, labels, held.paths,
+                                  near_tie_margin=limits.near_tie_margin)
+                for key, value in figures.items():
+                    setattr(result, key, value)
+    finally:
+        predictor.close()
+    result.seconds = time.perf_counter() - start
+    judge(result, limits, held.true is not None, strict)
+    return result, (probs if result.error is None else None)
+
+
+def _predict(predictor: Any, images: np.ndarray, result: ExportParity) -> np.ndarray | None:
+    """The export's probabilities; a runtime that crashes on this artifact fails parity, with the reason."""
+    try:
+        return np.asarray(predictor.predict(images), dtype=np.float32)
+    except UserError:
+        raise
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+        return None
+
+
+def _label_diff(got: list[str], expected: list[str]) -> str:
+    if len(got) != len(expected):
+        return f"{len(got)} labels vs {len(expected)}"
+    for i, (a, b) in enumerate(zip(got, expected, strict=True)):
+        if a != b:
+            return f"line {i + 1}: {a!r} vs {b!r}"
+    return "same"
+
+
+def write_report(report: ParityReport, export_dir: Path) -> None:
+    """parity.json, parity.md (atomic) and the short result in manifest.json."""
+    atomic_write_json(export_dir / PARITY_JSON, report.to_dict())
+    atomic_write_text(export_dir / PARITY_MD, report.to_markdown())
+    record_parity(export_dir, report.summary())

@@ -1,0 +1,128 @@
+"""From figures to verdicts: each export's limits (its row of `parity.limits`) and what the sample
+says about each one: pass, fail, or inconclusive with how many images would decide it.
+
+- agreement >= min_agreement, on the images that are not near-ties: its 95% Clopper-Pearson
+  interval decides (below the limit: fail; at or above: pass; straddling: inconclusive).
+- accuracy drop <= max_accuracy_drop (labels known): the paired counts' 95% interval decides
+  the same way; the exact McNemar p-value is reported beside it.
+- p99 of per-image max |Δp| <= max_p99_abs_diff, and mean total-variation distance <=
+  max_mean_tv (the artifact judged on its own): pass or fail on the value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from flowers_mobile.config import ParityConfig, VariantLimits
+from flowers_mobile.errors import UserError
+from flowers_mobile.parity.result import Check, ExportParity, combine, passes
+from flowers_mobile.parity.stats import (
+    CONFIDENCE,
+    MAX_IMAGES_TO_DECIDE,
+    agreement_sizer,
+    clopper_pearson,
+    decide_at_least,
+    decide_at_most,
+    drop_sizer,
+    images_to_decide,
+    mcnemar_exact,
+    paired_change_interval,
+)
+
+
+def variant_of(artifact: dict[str, Any]) -> str:
+    """The `parity.limits` row of a manifest artifact: Core ML compute precisions are
+    coreml_float16 / coreml_float32 (float16 compute is not TFLite's float16 weights), a
+    SavedModel is float32, everything else its precision."""
+    precision, fmt = artifact.get("precision", ""), artifact.get("format", "")
+    if fmt == "mlpackage" and precision in ("float16", "float32"):
+        return f"coreml_{precision}"
+    if fmt == "saved_model":
+        return "float32"
+    return precision
+
+
+def limits_for(variant: str, pc: ParityConfig) -> VariantLimits:
+    """The limits of `variant`; a variant without a row is a UserError (never another's limits)."""
+    table = pc.limits.variants()
+    if variant not in table:
+        raise UserError(f"no parity limits for export variant {variant!r}",
+                        hint=f"parity.limits has {', '.join(table)}")
+    return table[variant]
+
+
+def _leaning(sizer: Callable[[int], str], needed: int | None) -> str:
+    """Which way more images at the rates seen would decide: 'would pass' / 'would fail'."""
+    if needed is None:
+        return f"not decided within {MAX_IMAGES_TO_DECIDE} images at these rates"
+    return f"would {sizer(needed)} at these rates"
+
+
+def _check(metric: str, op: str, limit: float, value: Any, verdict: str, strict: bool, **extra: Any) -> Check:
+    return Check(metric, op, limit, value, verdict, passes(verdict, strict), **extra)
+
+
+def agreement_check(result: ExportParity, limits: VariantLimits, strict: bool,
+                    confidence: float = CONFIDENCE) -> Check:
+    """Agreement on the decided (not near-tie) images against `min_agreement`."""
+    n, k, limit = result.decided, result.agreements, limits.min_agreement
+    interval = clopper_pearson(k, n, confidence)
+    result.agreement_interval = list(interval)
+    verdict = decide_at_least(interval, limit) if n else "inconclusive"
+    extra: dict[str, Any] = {"interval": list(interval)}
+    if n == 0:
+        extra["note"] = "every image is a near-tie"
+    elif verdict == "inconclusive":
+        sizer = agreement_sizer(k, n, limit, confidence)
+        needed = images_to_decide(sizer, n)
+        # Decided images needed, scaled to held-out images at this near-tie rate.
+        extra["images_to_decide"] = None if needed is None else math.ceil(needed * result.images / n)
+        extra["note"] = _leaning(sizer, needed)
+    return _check("agreement", ">=", limit, result.agreement, verdict, strict, **extra)
+
+
+def accuracy_check(result: ExportParity, limits: VariantLimits, strict: bool,
+                   confidence: float = CONFIDENCE) -> Check:
+    """The accuracy drop (paired counts over every image) against `max_accuracy_drop`."""
+    b, c, n = result.keras_right_export_wrong or 0, result.keras_wrong_export_right or 0, result.images
+    limit = limits.max_accuracy_drop
+    interval = paired_change_interval(b, c, n, confidence)
+    result.accuracy_drop_interval = list(interval)
+    result.mcnemar_p = mcnemar_exact(b, c)
+    verdict = decide_at_most(interval, limit)
+    extra: dict[str, Any] = {"interval": list(interval), "note": f"{b} lost, {c} gained"}
+    if verdict == "inconclusive":
+        sizer = drop_sizer(b, c, n, limit, confidence)
+        extra["images_to_decide"] = images_to_decide(sizer, n)
+        extra["note"] += f"; {_leaning(sizer, extra['images_to_decide'])}"
+    return _check("accuracy_drop", "<=", limit, (b - c) / n if n else 0.0, verdict, strict, **extra)
+
+
+def judge(result: ExportParity, limits: VariantLimits, labels_known: bool, strict: bool,
+          confidence: float = CONFIDENCE) -> None:
+    """Append the limit checks to `result.checks` and set its verdict and `passed`.
+
+    An export that could not be compared (`error`) fails; so does any failed check (labels and
+    input size are checked by the caller). `min_agreement` 0 and `max_accuracy_drop` 1 mean not
+    held (the float32 rows: their |Δp| bounds are the test); the intervals are still reported.
+    """
+    if result.error is None and result.p99_abs_diff is not None:
+        if limits.min_agreement > 0:
+            result.checks.append(agreement_check(result, limits, strict, confidence))
+        else:
+            result.agreement_interval = list(clopper_pearson(result.agreements, result.decided, confidence))
+        if labels_known and result.keras_right_export_wrong is not None:
+            if limits.max_accuracy_drop < 1:
+                result.checks.append(accuracy_check(result, limits, strict, confidence))
+            else:  # not held; the paired figures are still reported
+                b, c = result.keras_right_export_wrong, result.keras_wrong_export_right or 0
+                result.accuracy_drop_interval = list(paired_change_interval(b, c, result.images, confidence))
+                result.mcnemar_p = mcnemar_exact(b, c)
+        for metric, limit in (("p99_abs_diff", limits.max_p99_abs_diff), ("mean_tv", limits.max_mean_tv)):
+            value = getattr(result, metric)
+            result.checks.append(_check(metric, "<=", limit, value, "pass" if value <= limit else "fail", strict))
+    verdicts = [c.verdict for c in result.checks]
+    result.verdict = "fail" if result.error is not None else combine(verdicts)
+    result.passed = passes(result.verdict, strict)

@@ -1,0 +1,131 @@
+"""The MediaPipe Tasks runtime: `mediapipe`'s ImageClassifier, the C++ classifier the Android app runs.
+
+Like the Task Library it reads the labels (and, for float inputs, the normalization) from the
+model's metadata, so running it proves the metadata is what the app needs. It runs in this
+process: unlike the Task Library it has no pybind or protobuf types to clash with TensorFlow's.
+
+Images go in as `mp.Image` SRGB uint8 at the model's input size, so MediaPipe's own
+preprocessing (a stretch to the input size, no crop, when the sizes differ) does nothing and
+its scores equal the LiteRT interpreter's on the same pixels. Every category is asked for and
+mapped back to label order by name; a model whose metadata names other labels fails loudly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from flowers_mobile.errors import UserError
+from flowers_mobile.runtimes.base import Predictor, register_runtime, requires_module
+
+
+def _import_mediapipe() -> tuple[Any, Any, Any]:
+    """(mediapipe, mediapipe.tasks.python.vision, BaseOptions), without dragging TensorFlow in.
+
+    mediapipe.tasks imports TensorFlow only for its API-documentation decorators and falls back
+    to no-ops on ModuleNotFoundError (tasks/python/core/optional_dependencies.py). Loading TF
+    for that would add seconds and hundreds of MB to every `--runtime mediapipe` run, so when TF
+    is not loaded yet it is hidden for the duration of this import.
+    """
+    hide = "tensorflow" not in sys.modules
+    if hide:
+        sys.modules["tensorflow"] = None  # type: ignore[assignment]  # import now fails fast
+    try:
+        import mediapipe
+        from mediapipe.tasks.python import vision
+        from mediapipe.tasks.python.core.base_options import BaseOptions
+    finally:
+        if hide and sys.modules.get("tensorflow", False) is None:
+            del sys.modules["tensorflow"]
+    return mediapipe, vision, BaseOptions
+
+
+@register_runtime("mediapipe", formats=("tflite",), available=requires_module("mediapipe", "mediapipe==1.2.2"))
+class MediaPipePredictor(Predictor):
+    """Runs a .tflite with metadata through MediaPipe Tasks' ImageClassifier (IMAGE mode, CPU)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
+        super().__init__(path, threads=threads)
+        from flowers_mobile.export.metadata import embedded_labels, tflite_input_size
+
+        self._classifier: Any = None
+        if not self.path.is_file():
+            raise UserError(f"model not found: {self.path}")
+        data = self.path.read_bytes()
+        self._size = tflite_input_size(data, self.path)  # first: a file that is no model says so
+        labels = embedded_labels(data)
+        if not labels:
+            raise UserError(f"{self.path} has no labels in its metadata; MediaPipe Tasks needs them",
+                            hint="convert it with `flowers-mobile convert` (writes metadata)")
+        self._labels = labels
+        self._mp, vision, base_options = _import_mediapipe()
+        options = vision.ImageClassifierOptions(
+            base_options=base_options(model_asset_path=str(self.path)),
+            running_mode=vision.RunningMode.IMAGE,
+            # Every class, however small its score: the caller gets the full distribution.
+            max_results=len(labels), score_threshold=0.0)
+        try:
+            self._classifier = vision.ImageClassifier.create_from_options(options)
+        except (RuntimeError, ValueError, OSError) as exc:  # MediaPipe maps its status codes onto these
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"{self.path}: MediaPipe Tasks cannot load it ({first})",
+                            hint="convert it with `flowers-mobile convert` (writes classifier metadata)") from exc
+
+    @property
+    def labels(self) -> list[str]:
+        return self._labels
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self._size
+
+    def classify_by_name(self, images: np.ndarray) -> list[dict[str, float]]:
+        """MediaPipe's own answer: {category name: score} per image, every category.
+
+        Raises:
+            RuntimeError: a category's name and index disagree with the label order.
+        """
+        images = self.check_batch(images, self._size)
+        if images.dtype != np.uint8:  # the classifier takes bytes, as the camera gives them
+            images = np.clip(np.round(images), 0, 255).astype(np.uint8)
+        if self._classifier is None:
+            raise RuntimeError("the MediaPipe classifier is closed")
+        index = {name: i for i, name in enumerate(self._labels)}
+        out = []
+        for image in images:
+            frame = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+            categories = self._classifier.classify(frame).classifications[0].categories
+            wrong = [(c.index, c.category_name) for c in categories if index.get(c.category_name) != c.index]
+            if wrong:
+                raise RuntimeError(f"MediaPipe categories do not match the label order: {wrong[:5]}")
+            out.append({c.category_name: float(c.score) for c in categories})
+        return out
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities in label order (MediaPipe takes uint8 pixels: floats are rounded)."""
+        by_name = self.classify_by_name(images)
+        out = np.zeros((len(by_name), len(self._labels)), np.float32)
+        index = {name: i for i, name in enumerate(self._labels)}
+        for row, scores in enumerate(by_name):
+            for name, score in scores.items():
+                out[row, index[name]] = score
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        # BaseOptions takes no thread count: MediaPipe's CPU (XNNPACK) path picks its own.
+        return {**super().describe(), "threads": "MediaPipe default", "delegate": "CPU",
+                "mediapipe": getattr(self._mp, "__version__", None) if hasattr(self, "_mp") else None}
+
+    def close(self) -> None:
+        classifier, self._classifier = getattr(self, "_classifier", None), None
+        if classifier is not None:
+            classifier.close()
+
+    def __del__(self) -> None:
+        # At interpreter exit MediaPipe's C bindings may be gone already.
+        with contextlib.suppress(Exception):
+            self.close()
