@@ -4,6 +4,11 @@ PY := .venv/bin/python
 FM := .venv/bin/flowers-mobile
 DEMO_DATA := data/synth
 DEMO_RUN := models/demo
+DEMO_CONFIG := configs/demo.json
+# `make demo SEED=7`: another seed for the synthetic images, the split and training, given to
+# every verb that reads the config (the same seed reproduces the same run).
+SEED ?=
+DEMO_SET := --config $(DEMO_CONFIG)$(if $(SEED), --set data.seed=$(SEED) --set training.seed=$(SEED))
 
 .PHONY: setup demo test test-python test-swift test-kotlin lint clean
 
@@ -13,12 +18,13 @@ setup: .venv/.installed
 	bash tools/setup.sh
 
 ## demo: synthetic data -> train -> convert (every target) -> parity -> benchmark -> bundle, offline.
+## SEED=N (optional) changes data.seed and training.seed for every step.
 demo: setup
-	$(FM) data synth $(DEMO_DATA) --config configs/demo.json
-	$(FM) data check $(DEMO_DATA)
-	$(FM) train --data $(DEMO_DATA) --out $(DEMO_RUN) --config configs/demo.json
-	$(FM) convert --model $(DEMO_RUN)/model.keras --target all --data $(DEMO_DATA) --out $(DEMO_RUN)/export --config configs/demo.json
-	$(FM) parity --model $(DEMO_RUN)/model.keras --exports $(DEMO_RUN)/export --data $(DEMO_DATA) --config configs/demo.json
+	$(FM) data synth $(DEMO_DATA) $(DEMO_SET)
+	$(FM) data check $(DEMO_DATA) $(DEMO_SET)
+	$(FM) train --data $(DEMO_DATA) --out $(DEMO_RUN) $(DEMO_SET)
+	$(FM) convert --model $(DEMO_RUN)/model.keras --target all --data $(DEMO_DATA) --out $(DEMO_RUN)/export $(DEMO_SET)
+	$(FM) parity --model $(DEMO_RUN)/model.keras --exports $(DEMO_RUN)/export --data $(DEMO_DATA) $(DEMO_SET)
 	$(FM) benchmark --exports $(DEMO_RUN)/export --model $(DEMO_RUN)/model.keras
 	$(FM) bundle --exports $(DEMO_RUN)/export --platform all
 

@@ -67,7 +67,7 @@ def test_folder_expands_and_undecodable_images_are_skipped(trained_and_exported,
     run, export = trained_and_exported
     folder = tmp_path / "photos"
     folder.mkdir()
-    for src in sorted((synth_data_dir / "daisy").iterdir())[:3]:
+    for src in sorted((synth_data_dir / "test" / "daisy").iterdir())[:3]:
         shutil.copy(src, folder / src.name)
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
     (folder / "notes.txt").write_text("not an image: ignored in a folder")

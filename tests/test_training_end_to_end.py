@@ -13,6 +13,7 @@ from flowers_mobile.config import load_config
 from flowers_mobile.evaluation import evaluate
 from flowers_mobile.labels import read_labels
 from tests._fixtures_training import tiny_config
+from tests.conftest import SYNTH_TEST_PER_CLASS
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -30,7 +31,7 @@ def test_run_folder_holds_every_output_and_nothing_half_written(tiny_run, synth_
             "confusion_matrix.png", "classification_report.txt", "logs"} <= names
     assert "backup" not in names
     assert not [p for p in tiny_run.rglob("*") if p.name.startswith(".") or ".tmp" in p.name]
-    assert read_labels(tiny_run / "labels.txt") == sorted(p.name for p in synth_data_dir.iterdir())
+    assert read_labels(tiny_run / "labels.txt") == sorted(p.name for p in (synth_data_dir / "train").iterdir())
     assert load_config(tiny_run / "config.json").to_dict() == tiny_config().to_dict()
     for png in ("training_curves.png", "confusion_matrix.png"):
         assert (tiny_run / png).read_bytes()[:8] == PNG
@@ -78,7 +79,7 @@ def test_evaluate_cli_writes_the_report_for_a_folder_with_some_of_the_classes(ti
     labels = read_labels(tiny_run / "labels.txt")
     subset = tmp_path / "two"
     for name in labels[1:3]:
-        shutil.copytree(synth_data_dir / name, subset / name)
+        shutil.copytree(synth_data_dir / "test" / name, subset / name)
     out = tmp_path / "report"
     with pytest.raises(SystemExit) as exc:
         main(["evaluate", "--model", str(tiny_run / "model.keras"), "--data", str(subset), "--split", "all",
@@ -90,7 +91,8 @@ def test_evaluate_cli_writes_the_report_for_a_folder_with_some_of_the_classes(ti
     # Labels keep the model's indices: the two classes land in their own rows, the rest are empty.
     assert metrics["labels"] == labels
     supports = [metrics["per_class"][c]["support"] for c in labels]
-    assert supports[0] == 0 and supports[1] == supports[2] == 120 and sum(supports) == 240
+    assert supports[0] == 0 and supports[1] == supports[2] == SYNTH_TEST_PER_CLASS
+    assert sum(supports) == 2 * SYNTH_TEST_PER_CLASS
     assert metrics["accuracy"] >= 0.85
     assert (out / "confusion_matrix.png").read_bytes()[:8] == PNG
     assert "macro avg" in (out / "classification_report.txt").read_text()

@@ -44,6 +44,10 @@ class DataConfig:
     synth_classes: int = field(default=5, metadata=_range(2, 12))
     synth_per_class: int = field(default=120, metadata=_range(2))
     synth_image_size: int = field(default=128, metadata=_range(32, 1024))
+    #: Synthetic held-out images per class, drawn from a seed stream of their own. 0: class folders
+    #: (OUT/<class>/, split by the fractions above); > 0: OUT/{train,val,test}/<class>/, the
+    #: synth_per_class images split into train and val, and this many test images per class.
+    synth_test_per_class: int = field(default=0, metadata=_range(0))
     #: tf.data: parallel decode, in-memory cache of decoded images, prefetch.
     cache: bool = True
     #: Augmentation on the training split only.
@@ -89,6 +93,9 @@ class TrainingConfig:
     #: Learning rate over each phase: cosine decay to 0 over its planned epochs, or constant.
     lr_schedule: Literal["cosine", "constant"] = "cosine"
     seed: int = field(default=42, metadata=_range(0))
+    #: Same seed, machine and data give the same weights and metrics (TensorFlow op determinism,
+    #: tf.data in order, augmentation serial). False trades that for input-pipeline parallelism.
+    deterministic: bool = True
 
 
 @dataclass

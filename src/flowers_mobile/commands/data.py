@@ -26,11 +26,15 @@ data_app = typer.Typer(help="Datasets: generate the offline synthetic one, fetch
 
 @data_app.command("synth")
 def synth(
-    out: Annotated[Path, typer.Argument(help="Output folder; becomes OUT/<class>/*.png (replaced whole).")],
+    out: Annotated[Path, typer.Argument(help="Output folder (replaced whole): OUT/<class>/*.png, or "
+                                             "OUT/{train,val,test}/<class>/*.png with test images.")],
     classes: Annotated[int | None, typer.Option(help="Number of classes, 2..12 (default: data.synth_classes).")] = None,
     per_class: Annotated[int | None, typer.Option(help="Images per class (default: data.synth_per_class).")] = None,
     size: Annotated[int | None, typer.Option(help="Image side in px (default: data.synth_image_size).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed; the same seed gives the same images.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed; the same seed gives the same images (default: data.seed).")] = None,
+    test_per_class: Annotated[int | None, typer.Option(
+        help="Test images per class, from their own seed stream (default: data.synth_test_per_class; "
+             "0: class folders only).")] = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
@@ -40,12 +44,17 @@ def synth(
     cfg = get_config(config, set_).data
     n_classes = classes if classes is not None else cfg.synth_classes
     n_per = per_class if per_class is not None else cfg.synth_per_class
+    n_test = test_per_class if test_per_class is not None else cfg.synth_test_per_class
+    total = n_classes * (n_per + n_test)
     with Progress(TextColumn("synth"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   console=console, transient=True) as bar:
-        task = bar.add_task("images", total=n_classes * n_per)
+        task = bar.add_task("images", total=total)
         names = generate_dataset(out, n_classes, n_per, size if size is not None else cfg.synth_image_size,
-                                 seed if seed is not None else cfg.seed, on_image=lambda: bar.advance(task))
-    console.print(f"wrote {n_classes * n_per} images in {len(names)} classes to {out}: {', '.join(names)}")
+                                 seed if seed is not None else cfg.seed, on_image=lambda: bar.advance(task),
+                                 test_per_class=n_test,
+                                 val_share=cfg.val_fraction / (cfg.train_fraction + cfg.val_fraction))
+    layout = f" (train/val/test, {n_classes * n_test} test)" if n_test else ""
+    console.print(f"wrote {total} images in {len(names)} classes to {out}{layout}: {', '.join(names)}")
 
 
 @data_app.command("fetch")

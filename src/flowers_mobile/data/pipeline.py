@@ -38,7 +38,7 @@ def augmentation_layers(data_cfg: DataConfig, seed: int):
 
 def make_tf_dataset(samples: Sequence[Sample], image_size: int, batch_size: int, *, training: bool,
                     data_cfg: DataConfig | None = None, seed: int = 42, cache: bool | None = None,
-                    drop_remainder: bool = False):
+                    drop_remainder: bool = False, deterministic: bool = True):
     """A batched, prefetched tf.data.Dataset over `samples`.
 
     Args:
@@ -50,11 +50,16 @@ def make_tf_dataset(samples: Sequence[Sample], image_size: int, batch_size: int,
         seed: shuffle and augmentation seed.
         cache: keep decoded images in memory after the first epoch (default: data_cfg.cache).
         drop_remainder: drop the last partial batch (tf.distribute likes equal batches).
+        deterministic: the same seed gives the same batches (``training.deterministic``); False lets
+            the training split's decode and augmentation run out of order, in parallel.
     Returns:
         tf.data.Dataset of (float32 (B, S, S, 3) in 0..255, int32 (B,)).
     """
     import tensorflow as tf
 
+    from flowers_mobile.training.determinism import pipeline_options
+
+    opts = pipeline_options(deterministic or not training)
     cfg = data_cfg or DataConfig()
     cache = cfg.cache if cache is None else cache
     paths = np.array([str(s.path) for s in samples])
@@ -72,7 +77,10 @@ def make_tf_dataset(samples: Sequence[Sample], image_size: int, batch_size: int,
     if training:
         # Shuffle paths (cheap) before decoding; reshuffled every epoch.
         ds = ds.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(_load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+    if opts.decode_parallel_calls is None:
+        ds = ds.map(_load)  # serial: in order by construction
+    else:
+        ds = ds.map(_load, num_parallel_calls=opts.decode_parallel_calls, deterministic=opts.ordered)
     if cache:
         ds = ds.cache()
         if training:
@@ -81,7 +89,9 @@ def make_tf_dataset(samples: Sequence[Sample], image_size: int, batch_size: int,
     if training:
         augment = augmentation_layers(cfg, seed)
         if augment.layers:
-            ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+            # Serial when deterministic: each call advances the layers' seed state, so parallel
+            # calls would hand out the random draws in whatever order they run.
+            ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=opts.augment_parallel_calls)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -140,20 +140,33 @@ def class_names(num_classes: int) -> list[str]:
     return [k.name for k in KINDS[:num_classes]]
 
 
+#: Seed-stream tag of the synthetic test images: (seed, class, index, TEST_STREAM) never meets the
+#: (seed, class, index) stream of the train and validation images.
+TEST_STREAM = 1
+
+
 def generate_dataset(out: str | os.PathLike[str], num_classes: int = 5, per_class: int = 120,
                      image_size: int = 128, seed: int = 42,
-                     on_image: Callable[[], None] | None = None) -> list[str]:
-    """Write `out/<class>/<class>_NNNN.png` for `num_classes` kinds of flower.
+                     on_image: Callable[[], None] | None = None, *, test_per_class: int = 0,
+                     val_share: float = 0.15 / 0.85) -> list[str]:
+    """Write `num_classes` kinds of flower as class folders, or as train/val/test folders.
 
-    The folder is built aside and renamed into place, so an interrupted run leaves nothing.
+    With ``test_per_class == 0``: ``out/<class>/<class>_NNNN.png`` (split later by the data
+    fractions). Otherwise ``out/{train,val}/<class>/`` hold the `per_class` images (a `val_share`
+    of each class in val) and ``out/test/<class>/`` another `test_per_class` images drawn from a
+    seed stream of their own, so the held-out split can be made as large as parity needs
+    without changing the training images' generator. The folder is built aside and renamed into
+    place, so an interrupted run leaves nothing.
 
     Args:
         out: destination folder (replaced as a whole if it exists).
         num_classes: 2..12 kinds of flower.
-        per_class: images per class.
+        per_class: train + val images per class (all of them, as class folders, without a test split).
         image_size: side of the square images, in pixels.
         seed: the same seed gives the same bytes.
         on_image: called after each image (progress bars).
+        test_per_class: test images per class (0: class folders, no test split of its own).
+        val_share: the fraction of `per_class` that goes to val (at least one image).
     Returns:
         The class names, sorted (the order labels take).
     """
@@ -162,15 +175,23 @@ def generate_dataset(out: str | os.PathLike[str], num_classes: int = 5, per_clas
         raise UserError(f"synthetic data needs at least 2 images per class, asked for {per_class}")
     if image_size < 32:
         raise UserError(f"synthetic images must be at least 32 px, asked for {image_size}")
+    if test_per_class < 0:
+        raise UserError(f"synthetic test images per class must be 0 or more, asked for {test_per_class}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} exists and is not a folder", hint="choose another output path")
+    n_val = min(per_class - 1, max(1, round(per_class * val_share)))
     with atomic_dir(out) as tmp:
         for ci, kind in enumerate(KINDS[:num_classes]):
-            folder = tmp / kind.name
-            folder.mkdir()
-            for i in range(per_class):
-                rng = np.random.default_rng([seed, ci, i])
+            if not test_per_class:
+                jobs = [(tmp / kind.name, i, (seed, ci, i)) for i in range(per_class)]
+            else:
+                jobs = [(tmp / ("val" if i < n_val else "train") / kind.name, i, (seed, ci, i))
+                        for i in range(per_class)]
+                jobs += [(tmp / "test" / kind.name, i, (seed, ci, i, TEST_STREAM)) for i in range(test_per_class)]
+            for folder, i, stream in jobs:
+                folder.mkdir(parents=True, exist_ok=True)
+                rng = np.random.default_rng(list(stream))
                 draw_flower(kind, rng, image_size).save(folder / f"{kind.name}_{i:04d}.png", optimize=False)
                 if on_image:
                     on_image()

@@ -55,6 +55,7 @@ from flowers_mobile.model import (
     set_batchnorm_momentum,
     unfreeze_top,
 )
+from flowers_mobile.training.determinism import op_determinism, seed_everything
 from flowers_mobile.training.features import build_head, copy_head, extract_features, load_cache
 from flowers_mobile.training.progress import Reporter
 from flowers_mobile.training.state import PhaseState, checkpoint_callback, save_weights_atomic
@@ -117,7 +118,8 @@ def train(data_dir: Path, out_dir: Path, cfg: Config, *, resume: bool = False, p
     with Reporter(progress) as rep:
         cfg = _prepare_run_folder(dataset, data_dir, out_dir, cfg, resume, rep)
         _check_dataset(dataset, cfg, data_dir)
-        return _train(dataset, out_dir, backup, cfg, resume, rep, started)
+        with op_determinism(cfg.training.deterministic):
+            return _train(dataset, out_dir, backup, cfg, resume, rep, started)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,8 +179,6 @@ def _prepare_run_folder(dataset: Dataset, data_dir: Path, out_dir: Path, cfg: Co
 
 def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: bool, rep: Reporter,
            started: float) -> TrainResult:
-    import keras
-
     tc = cfg.training
     classes = dataset.classes
     num_classes = len(classes)
@@ -195,7 +195,7 @@ def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: b
     backup.mkdir(parents=True, exist_ok=True)
     atomic_write_json(backup / META, {"labels": classes, "config": cfg.to_dict(), "data": str(dataset.root)})
 
-    keras.utils.set_random_seed(tc.seed)
+    seed_everything(tc.seed)
     mixed = use_mixed_precision(tc.mixed_precision)
     bn = batchnorm_mode(cfg.model, tc.batchnorm)
     scratch = cfg.model.weights.lower() == "none"
@@ -291,6 +291,7 @@ def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: b
             "batchnorm": bn,
             "mixed_precision": mixed,
             "distribute": tc.distribute,
+            "deterministic": tc.deterministic,
             "replicas": n_rep,
             "class_weights": class_weight,
             "feature_cache_copies": tc.feature_cache_copies,
@@ -376,7 +377,7 @@ def _image_datasets(dataset: Dataset, cfg: Config, num_classes: int, n_replicas:
     # has), and equal batches on every replica. The split is reshuffled each epoch, so the few
     # images left over are different ones each time.
     train_ds = make_tf_dataset(dataset.train, size, tc.batch_size, training=True, data_cfg=cfg.data,
-                               seed=tc.seed, drop_remainder=True).map(one_hot)
+                               seed=tc.seed, drop_remainder=True, deterministic=tc.deterministic).map(one_hot)
     # The validation split in one batch when it is small: one trace of the test step too.
     n_val = len(dataset.val)
     val_bs = n_val if n_val <= VAL_SINGLE_BATCH else max(tc.batch_size, 64)

@@ -1,0 +1,517 @@
+#!/usr/bin/env python
+"""How well the parity gate decides: false failures on faithful exports, planted defects caught.
+
+For each of K seeds the demo config is trained on synthetic data of that seed and exported to
+every target; parity of every faithful export (every artifact through every runtime) is one trial
+for a false failure. On the first seed's model, defects are planted in the model or in its
+exports, each converted as a real export would be, and parity judges them against the untouched
+Keras model, at two levels:
+
+  export level    the export's parity verdict: "fail" is caught ("inconclusive" is counted apart);
+                  a parity run refused as bad input (exit 2, e.g. labels that differ) catches all.
+  artifact level  the artifact's own distribution-level check (`artifact_verdict`, else its
+                  mean-TV check); where parity has none, mean |dp| above ARTIFACT_MARGIN times the
+                  largest one a faithful export of the same format, precision and runtime showed
+                  (for the faithful exports themselves: the largest over the other seeds).
+
+    python tools/bench_parity_gate.py                  # configs/demo.json, 5 seeds (long)
+    python tools/bench_parity_gate.py --seeds 8        # more seeds
+    python tools/bench_parity_gate.py --quick          # a small config and 2 seeds: the script works
+
+Both rates are printed last, with the CPU. Timings on a shared machine are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from flowers_mobile.config import Config, load_config  # noqa: E402
+from flowers_mobile.errors import UserError  # noqa: E402
+
+#: A defective artifact fails the artifact-level fallback when its mean |dp| exceeds this many
+#: times the largest a faithful export of its kind showed.
+ARTIFACT_MARGIN = 3.0
+#: --quick: 3 classes at 64 px, alpha 0.35, the suite's tiny recipe (batch 16, 30 epochs): small, but
+#: trained to convergence (an unconverged model is chaotic under quantization: at 32 px and 20
+#: epochs, 53% test accuracy, its int8 export disagreed with Keras on 16% of the images).
+QUICK_OVERRIDES = [
+    "data.synth_classes=3", "data.synth_per_class=60", "data.synth_test_per_class=60", "data.synth_image_size=64",
+    "model.input_size=64", "training.batch_size=16", "training.head_epochs=2", "training.finetune_epochs=30",
+    "training.early_stopping_patience=0", "export.representative_size=60",
+    "export.tflite_precisions=[\"int8\",\"float16\",\"float32\"]", "export.coreml_compression=[\"linear8\"]",
+]
+#: What each planted defect is exported to: TFLite int8 (the Android default) and float32, and Core ML
+#: (the iOS default) with the config's compressed variants.
+DEFECT_TARGETS = ("tflite", "coreml")
+DEFECT_PRECISIONS = ("int8", "float32")
+
+
+@dataclass
+class Outcome:
+    """One artifact through one runtime in one parity run."""
+
+    name: str  # file [runtime]
+    kind: str  # format/precision/runtime: faithful exports of a kind bound the artifact fallback
+    verdict: str  # pass | fail | inconclusive | error
+    mean_abs_diff: float | None
+    top1_agreement: float | None
+    artifact_verdict: str | None  # from parity, when it has one
+    detail: str = ""
+
+
+@dataclass
+class Trial:
+    """A parity run: a faithful export of one seed, or one planted defect."""
+
+    label: str
+    gate: str  # the report's verdict, or "refused" (exit 2)
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the pipeline
+
+
+def seed_config(base: Config, seed: int) -> Config:
+    return base.with_overrides([f"data.seed={seed}", f"training.seed={seed}"])
+
+
+def make_data(cfg: Config, out: Path) -> Path:
+    from flowers_mobile.data.synth import generate_dataset
+
+    d = cfg.data
+    generate_dataset(out, d.synth_classes, d.synth_per_class, d.synth_image_size, d.seed,
+                     test_per_class=d.synth_test_per_class,
+                     val_share=d.val_fraction / (d.train_fraction + d.val_fraction))
+    return out
+
+
+def held_out_count(data: Path, cfg: Config) -> int:
+    from flowers_mobile.data.sources import load_dataset
+
+    ds = load_dataset(data, cfg.data)
+    return len(ds.test or ds.val)
+
+
+def parity_trial(label: str, model: Path, export: Path, data: Path, cfg: Config) -> Trial:
+    """Parity of `export` against `model` on all held-out images of `data`."""
+    from flowers_mobile.parity import run_parity
+
+    start = time.perf_counter()
+    try:
+        report = run_parity(model, export, data, cfg, max_images=held_out_count(data, cfg), write=False)
+    except UserError as exc:
+        return Trial(label, "refused", [Outcome("(every export)", "refused", "error", None, None, None, exc.message)],
+                     time.perf_counter() - start)
+    outcomes = []
+    for e in report.exports:
+        verdict = getattr(e, "verdict", None) or ("pass" if e.passed else "fail")
+        if e.error:
+            verdict = "error" if verdict == "pass" else verdict
+        failed = "; ".join(f"{c.metric} {c.value}" for c in e.failed_checks()) if hasattr(e, "failed_checks") else ""
+        outcomes.append(Outcome(e.name, f"{e.format}/{e.precision}/{e.runtime}", verdict, e.mean_abs_diff,
+                                e.top1_agreement, _artifact_verdict(e), e.error or failed))
+    gate = getattr(report, "verdict", None) or ("pass" if report.passed else "fail")
+    return Trial(label, gate, outcomes, time.perf_counter() - start)
+
+
+#: Checks that judge an artifact on its own (distribution level), by metric name.
+ARTIFACT_METRICS = ("mean_tv", "kl_divergence", "mean_abs_diff")
+
+
+def _artifact_verdict(e: Any) -> str | None:
+    """Parity's own artifact-level verdict: an `artifact_verdict` field, else its distribution-level check."""
+    verdict = getattr(e, "artifact_verdict", None)
+    if verdict is not None:
+        return verdict
+    for check in getattr(e, "checks", []):
+        if check.metric in ARTIFACT_METRICS:
+            return getattr(check, "verdict", None) or ("pass" if check.passed else "fail")
+    return None
+
+
+def train_and_export(cfg: Config, work: Path, seed: int) -> tuple[Path, Path, Path, dict[str, float]]:
+    """Data, model and `convert --target all` of one seed; (data, model.keras, export, seconds)."""
+    from flowers_mobile.export.convert import convert
+    from flowers_mobile.training import train
+
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    data = make_data(cfg, work / f"data_{seed}")
+    seconds["data"] = time.perf_counter() - t
+    t = time.perf_counter()
+    run = train(data, work / f"run_{seed}", cfg, progress=False)
+    seconds["train"] = time.perf_counter() - t
+    t = time.perf_counter()
+    export = work / f"export_{seed}"
+    convert(run.model_path, export, cfg, targets=("all",), data_dir=data,
+            coreml_compression=cfg.export.coreml_compression, progress=False)
+    seconds["convert"] = time.perf_counter() - t
+    return data, run.model_path, export, seconds
+
+
+# ---------------------------------------------------------------------------------------------
+# Planted defects
+
+
+def _wrap(model, front: Callable[[Any], Any], name: str):
+    """`model` behind the layers `front` adds to its raw-pixel input."""
+    import keras
+
+    inputs = keras.Input(shape=tuple(model.inputs[0].shape[1:]), dtype="float32", name="image")
+    return keras.Model(inputs, model(front(inputs), training=False), name=name)
+
+
+def channels_bgr(model):
+    """RGB -> BGR before the network: a 1x1 convolution with a permutation kernel (exact)."""
+    import keras
+
+    conv = keras.layers.Conv2D(3, 1, use_bias=False, trainable=False, name="rgb_to_bgr")
+    wrapped = _wrap(model, conv, "bgr")
+    conv.set_weights([np.eye(3, dtype=np.float32)[::-1].reshape(1, 1, 3, 3)])
+    return wrapped
+
+
+def resize_nearest(model):
+    """Images reach the network through a nearest-neighbour resize (down to 3/4, back up)."""
+    import keras
+
+    h, w = (int(d) for d in model.inputs[0].shape[1:3])
+    down = keras.layers.Resizing(h * 3 // 4, w * 3 // 4, interpolation="nearest")
+    up = keras.layers.Resizing(h, w, interpolation="nearest")
+    return _wrap(model, lambda x: up(down(x)), "nearest")
+
+
+def resize_crop(model):
+    """A centre crop of 7/8 stretched back: the crop-then-resize rule instead of the plain stretch."""
+    import keras
+
+    h, w = (int(d) for d in model.inputs[0].shape[1:3])
+    crop = keras.layers.CenterCrop(h * 7 // 8, w * 7 // 8)
+    resize = keras.layers.Resizing(h, w, interpolation="bilinear")
+    return _wrap(model, lambda x: resize(crop(x)), "crop")
+
+
+def _clone(model):
+    import keras
+
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def weights_noise(model, fraction: float = 0.03):
+    """Gaussian noise of `fraction` x the kernel's standard deviation on the middle convolution."""
+    import keras
+
+    twin = _clone(model)
+    convs = [layer for layer in _layers(twin) if isinstance(layer, keras.layers.Conv2D) and layer.get_weights()]
+    layer = convs[len(convs) // 2]
+    weights = layer.get_weights()
+    rng = np.random.default_rng(0)
+    weights[0] = weights[0] + rng.normal(0, fraction * weights[0].std(), weights[0].shape).astype(np.float32)
+    layer.set_weights(weights)
+    return twin
+
+
+def head_classes_swapped(model):
+    """The head's outputs 0 and 1 swapped: the model's class order no longer matches the labels."""
+    twin = _clone(model)
+    head = twin.get_layer("probabilities")
+    kernel, bias = head.get_weights()
+    order = np.arange(kernel.shape[1])
+    order[[0, 1]] = order[[1, 0]]
+    head.set_weights([kernel[:, order], bias[order]])
+    return twin
+
+
+def softmax_flat(model):
+    """Logits halved (temperature 2): the top-1 mostly holds, every probability is off."""
+    twin = _clone(model)
+    head = twin.get_layer("probabilities")
+    head.set_weights([w * 0.5 for w in head.get_weights()])
+    return twin
+
+
+def batchnorm_stale(model):
+    """One BatchNorm's moving variance x4 (statistics from another data set)."""
+    import keras
+
+    twin = _clone(model)
+    bns = [layer for layer in _layers(twin) if isinstance(layer, keras.layers.BatchNormalization)]
+    layer = bns[len(bns) // 2]
+    gamma, beta, mean, var = layer.get_weights()
+    layer.set_weights([gamma, beta, mean, var * 4.0])
+    return twin
+
+
+def _layers(model) -> list[Any]:
+    import keras
+
+    out = []
+    for layer in model.layers:
+        out += _layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return out
+
+
+#: name -> (what it plants, model transform, targets)
+MODEL_DEFECTS: dict[str, tuple[str, Callable[[Any], Any], tuple[str, ...]]] = {
+    "channels_bgr": ("RGB fed as BGR", channels_bgr, DEFECT_TARGETS),
+    "resize_nearest": ("nearest-neighbour resize in the preprocessing", resize_nearest, ("tflite",)),
+    "resize_crop": ("centre crop 7/8 before the resize", resize_crop, ("tflite",)),
+    "weights_noise": ("3% noise on one convolution's kernel", weights_noise, DEFECT_TARGETS),
+    "head_classes_swapped": ("two outputs of the head swapped", head_classes_swapped, DEFECT_TARGETS),
+    "softmax_flat": ("logits halved (flatter probabilities)", softmax_flat, DEFECT_TARGETS),
+    "batchnorm_stale": ("one BatchNorm's variance x4", batchnorm_stale, DEFECT_TARGETS),
+}
+EXPORT_DEFECTS = {
+    "normalize_twice": "exported with --normalize mobilenet (pixels normalized twice)",
+    "int8_blank_calibration": "int8 calibrated on blank images",
+    "labels_swapped_metadata": "two labels swapped in the artifacts' own labels (metadata, Core ML classes)",
+    "labels_swapped_file": "two labels swapped in the export's labels.txt",
+}
+
+
+def _convert(model: Path, out: Path, data: Path, cfg: Config, *, targets=DEFECT_TARGETS,
+             precisions=DEFECT_PRECISIONS, calibration_data: Path | None = None, **kwargs: Any) -> Path:
+    from flowers_mobile.export.convert import convert
+
+    convert(model, out, cfg, targets=targets, precisions=precisions, data_dir=calibration_data or data,
+            coreml_compression=cfg.export.coreml_compression, progress=False, **kwargs)
+    return out
+
+
+def _blank_images(labels_path: Path, cfg: Config, folder: Path, per_class: int = 10) -> Path:
+    """Black images in a folder per label: a calibration set that any `--data` accepts."""
+    from PIL import Image
+
+    side = cfg.model.input_size
+    for label in labels_path.read_text(encoding="utf-8").splitlines():
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.new("RGB", (side, side)).save(folder / label / f"blank_{i:02d}.png")
+    return folder
+
+
+def _swapped_labels(labels_path: Path, out: Path) -> Path:
+    labels = labels_path.read_text(encoding="utf-8").splitlines()
+    labels[0], labels[1] = labels[1], labels[0]
+    out.write_text("\n".join(labels) + "\n", encoding="utf-8")
+    return out
+
+
+def plant_export_defect(name: str, model: Path, data: Path, cfg: Config, work: Path) -> Path:
+    """An export folder of `model` with defect `name` in its artifacts or files."""
+    out = work / f"export_{name}"
+    if name == "normalize_twice":
+        return _convert(model, out, data, cfg, normalize="mobilenet")
+    if name == "int8_blank_calibration":  # --data pointed at a folder of blank images
+        return _convert(model, out, data, cfg, targets=("tflite",), precisions=("int8",),
+                        calibration_data=_blank_images(model.parent / "labels.txt", cfg, work / "blank"))
+    swapped = _swapped_labels(model.parent / "labels.txt", work / f"labels_{name}.txt")
+    _convert(model, out, data, cfg, labels_path=swapped)
+    if name == "labels_swapped_metadata":  # the export's labels.txt put right, the artifacts keep theirs
+        from flowers_mobile.fsutil import sha256_path
+
+        shutil.copy2(model.parent / "labels.txt", out / "labels.txt")
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        manifest["labels"]["sha256"] = sha256_path(out / "labels.txt")
+        (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return out
+
+
+def plant_model_defect(name: str, model: Path, data: Path, cfg: Config, work: Path) -> Path:
+    import keras
+
+    _, transform, targets = MODEL_DEFECTS[name]
+    folder = work / f"model_{name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    defective = transform(keras.saving.load_model(model, compile=False))
+    defective.save(folder / "model.keras")
+    shutil.copy2(model.parent / "labels.txt", folder / "labels.txt")
+    return _convert(folder / "model.keras", work / f"export_{name}", data, cfg, targets=targets)
+
+
+def defect_trials(model: Path, data: Path, cfg: Config, work: Path, names: list[str]) -> list[Trial]:
+    trials = []
+    for name in names:
+        start = time.perf_counter()
+        try:
+            if name in MODEL_DEFECTS:
+                export = plant_model_defect(name, model, data, cfg, work)
+            else:
+                export = plant_export_defect(name, model, data, cfg, work)
+        except UserError as exc:  # convert refused the defective input: caught before parity
+            trials.append(Trial(name, "refused", [Outcome("(convert)", "refused", "error", None, None, None,
+                                                          exc.message)], time.perf_counter() - start))
+            continue
+        trial = parity_trial(name, model, export, data, cfg)
+        trial.seconds = time.perf_counter() - start
+        trials.append(trial)
+        print(f"  defect {name}: gate {trial.gate} ({trial.seconds:.0f} s)", flush=True)
+        shutil.rmtree(export, ignore_errors=True)
+    return trials
+
+
+# ---------------------------------------------------------------------------------------------
+# Judging and printing
+
+
+def artifact_bounds(faithful: list[Trial]) -> dict[str, list[float]]:
+    """kind -> mean |dp| of every faithful export of that kind (one per seed)."""
+    out: dict[str, list[float]] = {}
+    for trial in faithful:
+        for o in trial.outcomes:
+            if o.mean_abs_diff is not None:
+                out.setdefault(o.kind, []).append(o.mean_abs_diff)
+    return out
+
+
+def artifact_fails(o: Outcome, bounds: dict[str, list[float]], exclude: float | None = None) -> bool | None:
+    """The artifact-level verdict: parity's own when it has one, else the mean |dp| fallback.
+
+    None when it cannot be judged (no faithful export of that kind to bound it)."""
+    if o.artifact_verdict is not None:
+        return o.artifact_verdict == "fail"
+    if o.verdict == "error":
+        return True
+    seen = list(bounds.get(o.kind, []))
+    if exclude is not None and exclude in seen:
+        seen.remove(exclude)  # a faithful export is not judged by a bound it set itself
+    if o.mean_abs_diff is None or not seen:
+        return None
+    return o.mean_abs_diff > ARTIFACT_MARGIN * max(max(seen), 1e-7)
+
+
+def print_trial(trial: Trial) -> None:
+    print(f"\n{trial.label}: gate {trial.gate}, {trial.seconds:.0f} s")
+    print(f"  {'export':<42} {'verdict':<13} {'agreement':>9} {'mean |dp|':>10}  detail")
+    for o in trial.outcomes:
+        agree = "" if o.top1_agreement is None else f"{o.top1_agreement:.4f}"
+        mad = "" if o.mean_abs_diff is None else f"{o.mean_abs_diff:.2e}"
+        print(f"  {o.name:<42} {o.verdict:<13} {agree:>9} {mad:>10}  {o.detail[:90]}")
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
+    except OSError:
+        pass
+    return f"unknown CPU ({os.cpu_count()} logical CPUs)"
+
+
+def summarize(faithful: list[Trial], defects: list[Trial]) -> list[str]:
+    bounds = artifact_bounds(faithful)
+    trials = [o for t in faithful for o in t.outcomes]
+    false_fail = sum(o.verdict in ("fail", "error") for o in trials)
+    inconclusive = sum(o.verdict == "inconclusive" for o in trials)
+    judged = [artifact_fails(o, bounds, exclude=o.mean_abs_diff) for o in trials]
+    art_false = sum(j is True for j in judged)
+    art_n = sum(j is not None for j in judged)
+    planted = [o for t in defects for o in t.outcomes]
+    caught = sum(o.verdict in ("fail", "error") for o in planted)
+    missed = [f"{t.label}: {o.name} ({o.verdict})" for t in defects for o in t.outcomes
+              if o.verdict not in ("fail", "error")]
+    gates = sum(t.gate in ("fail", "refused") for t in defects)
+    art = [artifact_fails(o, bounds) for o in planted]
+    art_caught = sum(a is True for a in art)
+    art_judged = sum(a is not None for a in art)
+    source = "parity's own artifact check" if any(o.artifact_verdict is not None for o in trials + planted) else \
+        f"fallback: mean |dp| > {ARTIFACT_MARGIN:g} x the largest faithful one of its kind"
+    lines = [
+        f"seeds: {len(faithful)}; faithful exports judged: {len(trials)}; defects planted: {len(defects)} "
+        f"({len(planted)} defective exports)",
+    ]
+    lines += [f"missed at the export level: {m}" for m in missed]
+    lines += [
+        f"CPU: {cpu_name()}",
+        f"false failures, export level: {false_fail}/{len(trials)} faithful exports x seeds "
+        f"({_pct(false_fail, len(trials))}); inconclusive {inconclusive}",
+        f"false failures, artifact level ({source}): {art_false}/{art_n} ({_pct(art_false, art_n)})",
+        f"defects caught, export level: {caught}/{len(planted)} defective exports ({_pct(caught, len(planted))}); "
+        f"{gates}/{len(defects)} defects fail or are refused by the gate",
+        f"defects caught, artifact level ({source}): {art_caught}/{art_judged} ({_pct(art_caught, art_judged)})",
+    ]
+    return lines
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{100.0 * k / n:.1f}%" if n else "n/a"
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds K (default 5; --quick: 2)")
+    parser.add_argument("--first-seed", type=int, default=1, help="seeds are FIRST .. FIRST+K-1 (default 1)")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "demo.json")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
+    parser.add_argument("--quick", action="store_true", help="a small config (3 classes, 30 epochs) and 2 seeds")
+    parser.add_argument("--defects", default="all", help="comma-separated defect names, 'all' or 'none'")
+    parser.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one)")
+    args = parser.parse_args(argv)
+
+    k = args.seeds if args.seeds is not None else (2 if args.quick else 5)
+    base = load_config(args.config, (QUICK_OVERRIDES if args.quick else []) + args.overrides)
+    every = [*MODEL_DEFECTS, *EXPORT_DEFECTS]
+    names = every if args.defects == "all" else [] if args.defects == "none" else args.defects.split(",")
+    unknown = sorted(set(names) - set(every))
+    if unknown:
+        parser.error(f"unknown defect(s) {', '.join(unknown)}; known: {', '.join(every)}")
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-parity-gate-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"parity gate benchmark: {args.config.name}{' --quick' if args.quick else ''}, {k} seed(s), "
+          f"{len(names)} defect(s), in {work}", flush=True)
+
+    faithful: list[Trial] = []
+    defects: list[Trial] = []
+    for seed in range(args.first_seed, args.first_seed + k):
+        cfg = seed_config(base, seed)
+        start = time.perf_counter()
+        data, model, export, seconds = train_and_export(cfg, work, seed)
+        trial = parity_trial(f"seed {seed}", model, export, data, cfg)
+        seconds["parity"] = trial.seconds
+        trial.seconds = time.perf_counter() - start
+        faithful.append(trial)
+        print(f"seed {seed}: {held_out_count(data, cfg)} held-out images; "
+              + ", ".join(f"{step} {s:.0f} s" for step, s in seconds.items()) + f"; total {trial.seconds:.0f} s",
+              flush=True)
+        print_trial(trial)
+        if seed == args.first_seed and names:
+            defects = defect_trials(model, data, cfg, work, names)
+        if seed != args.first_seed:
+            for folder in (data, model.parent, export):
+                shutil.rmtree(folder, ignore_errors=True)
+    for trial in defects:
+        print_trial(trial)
+    print()
+    for line in summarize(faithful, defects):
+        print(line)
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
