@@ -107,8 +107,7 @@ def test_two_workers_train_as_well_as_one_with_identical_weights(pretrained_back
     assert {"loss", "accuracy", "val_loss", "val_accuracy", "top5"} <= set(history["phases"][1]["history"])
     assert (tmp_path / "two" / "logs" / "finetune" / "validation").is_dir()
     cfg = Config().with_overrides(settings)
-    split = load_dataset(held, cfg.data)
-    samples = split.train + split.val + split.test
+    samples = load_dataset(held, cfg.data).split("all")
     acc_two = evaluate_samples(two_model, samples, one.classes, cfg.data, batch_size=64)["accuracy"]
     acc_one = evaluate_samples(load_keras_model(one.model_path), samples, one.classes, cfg.data,
                                batch_size=64)["accuracy"]
@@ -122,14 +121,10 @@ KILL_SETTINGS = ["model.input_size=32", "model.alpha=0.35", "model.weights=none"
 KILL_AT_EPOCH = 2
 
 
-def _python_lines(stderr: str) -> list[str]:
-    """stderr without TensorFlow's C++ log lines (gRPC start-up, collective aborts), which its
-    runtime prints whatever TF_CPP_MIN_LOG_LEVEL says."""
-    import re
-
-    cpp = re.compile(r"^([IWEF]\d{4} |WARNING: All log messages|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |"
-                     r"/job:|The tasks have crashed|Additional GRPC error)")
-    return [line for line in stderr.splitlines() if line.strip() and not cpp.match(line)]
+def _error_lines(stderr: str) -> list[str]:
+    """Our error lines (TensorFlow's C++ runtime logs the collective abort on its own, whatever
+    TF_CPP_MIN_LOG_LEVEL says; those lines are not ours to shape)."""
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
 def _finetune_epoch(out: Path) -> int:
@@ -168,8 +163,10 @@ def test_a_killed_worker_stops_the_chief_with_one_line_and_resume_completes(tmp_
                 p.kill()
             p.wait()
     assert chief.returncode == 3, logs[0].read_text()[-3000:]
-    lines = _python_lines(logs[0].read_text())
-    assert len(lines) == 1 and lines[0].startswith("error: lost contact with the other workers"), lines
+    stderr = logs[0].read_text()
+    lines = _error_lines(stderr)
+    assert lines == [stderr.strip().splitlines()[-1]] and "Traceback" not in stderr, stderr[-3000:]
+    assert lines[0].startswith("error: lost contact with the other workers: worker 1 stopped answering"), lines
     assert "--resume" in lines[0]
     assert stopped_after < 90
     epoch = _finetune_epoch(out)

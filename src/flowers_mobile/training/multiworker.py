@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import sys
 import tarfile
@@ -67,6 +68,9 @@ def read_tf_config() -> dict[str, Any]:
     except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as exc:
         raise UserError(f"TF_CONFIG is not a cluster with this task in it ({type(exc).__name__}: {exc})",
                         hint=hint) from exc
+    if task["type"] not in ("chief", "worker"):
+        raise UserError(f"TF_CONFIG: task type {task['type']!r} is not one MultiWorkerMirroredStrategy trains "
+                        "with (chief or worker)", hint=hint)
     if not isinstance(address, str) or ":" not in address:
         raise UserError(f"TF_CONFIG: task address {address!r} is not host:port", hint=hint)
     return tf_config
@@ -99,12 +103,24 @@ def collective_errors(timeout_seconds: float) -> Iterator[None]:
     try:
         yield
     except lost as exc:
-        first = (exc.message or "").strip().splitlines()
-        raise WorkerLost(f"lost contact with the other workers ({type(exc).__name__}: "
-                         f"{first[0][:200] if first else 'no detail'}; collectives give up after "
-                         f"{timeout_seconds:g} s)",
+        raise WorkerLost(f"lost contact with the other workers: {_what_failed(exc, timeout_seconds)}",
                          hint="check that every worker is running, then start all of them again with "
                               "--resume (the chief's backup is kept)") from exc
+
+
+def _what_failed(exc, timeout_seconds: float) -> str:
+    """The useful part of a collective's error: which task stopped, or that it timed out."""
+    text = re.sub(r"\{\{[^}]*\}\}", "", exc.message or "")
+    name = type(exc).__name__
+    if "stopped sending heartbeats" in text:
+        after = text.split("stopped sending heartbeats", 1)[1]
+        tasks = sorted({f"{job} {task}" for job, task in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", after)})
+        if tasks:
+            return f"{', '.join(tasks)} stopped answering ({name})"
+    if name == "DeadlineExceededError":
+        return f"a collective waited more than training.collective_timeout = {timeout_seconds:g} s ({name})"
+    first = " ".join(text.split())[:160]
+    return f"{name}: {first or 'no detail'}"
 
 
 class MultiWorker:
