@@ -44,6 +44,7 @@ class Phase:
         num_classes: for top-k (k = min(5, classes)).
         label_smoothing: as in fit's loss.
         class_weight: class -> weight, or None.
+        seed: the shuffle seed (the same on every worker).
         log_dir: TensorBoard folder (``<run>/logs/<phase>``) on the chief; None elsewhere.
     """
 
@@ -54,6 +55,7 @@ class Phase:
     num_classes: int
     label_smoothing: float = 0.0
     class_weight: dict[int, float] | None = None
+    seed: int = 0
     log_dir: Path | None = None
 
 

@@ -241,7 +241,17 @@ class MultiWorker:
             out[f"y_{split}"] = np.tile(labels, 1 + copies)
         return out
 
-    def fit_head(self, head, feats: dict[str, np.ndarray], phase, state, seed: int, rep) -> None:
+    def phase(self, name: str, epochs: int, steps: int, num_classes: int, cfg: Config,
+              class_weight: dict[int, float] | None, log_dir: Path):
+        """A `loop.Phase` with the config's batch and loss settings; TensorBoard on the chief only."""
+        from flowers_mobile.training.loop import Phase
+
+        tc = cfg.training
+        return Phase(name=name, epochs=epochs, steps=steps, global_batch=tc.batch_size, num_classes=num_classes,
+                     label_smoothing=tc.label_smoothing, class_weight=class_weight, seed=tc.seed,
+                     log_dir=log_dir if self.chief else None)
+
+    def fit_head(self, head, feats: dict[str, np.ndarray], phase, state, rep) -> None:
         """Phase 1 through the custom loop: every epoch the features are shuffled (the same order
         on every worker) and each worker takes its share of them."""
         import tensorflow as tf
@@ -253,7 +263,8 @@ class MultiWorker:
         def train_fn(ctx):
             per_replica = ctx.get_per_replica_batch_size(phase.global_batch)
             local = self.replicas // ctx.num_input_pipelines
-            ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=phase.seed,
+                                                                 reshuffle_each_iteration=True)
             return ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id).batch(
                 per_replica, drop_remainder=True).take(phase.steps * local)
 

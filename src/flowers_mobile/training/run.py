@@ -56,7 +56,6 @@ from flowers_mobile.model import (
     unfreeze_top,
 )
 from flowers_mobile.training.features import build_head, copy_head, extract_features, load_cache
-from flowers_mobile.training.loop import Phase
 from flowers_mobile.training.multiworker import (
     MultiWorker,
     collective_errors,
@@ -251,9 +250,9 @@ def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: b
             if head_state.restore(head):
                 resumed["head"] = head_state.epoch
                 rep.note(f"resume: phase 1 from epoch {head_state.epoch + 1}/{tc.head_epochs}")
-            if not head_state.done and mw:
-                mw.fit_head(head, feats, _phase("phase 1: head", tc.head_epochs, steps, num_classes, cfg,
-                                                class_weight, mw, out_dir / "logs" / "head"), head_state, tc.seed, rep)
+            if not head_state.done and mw:  # Keras 3's fit fails under MultiWorkerMirroredStrategy
+                mw.fit_head(head, feats, mw.phase("phase 1: head", tc.head_epochs, steps, num_classes, cfg,
+                                                  class_weight, out_dir / "logs" / "head"), head_state, rep)
             elif not head_state.done:
                 head.fit(feats["x_train"], _one_hot(feats["y_train"], num_classes), batch_size=tc.batch_size,
                          epochs=tc.head_epochs, initial_epoch=head_state.epoch, shuffle=True, verbose=0,
@@ -278,9 +277,9 @@ def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: b
             resumed["finetune"] = ft_state.epoch
             rep.note(f"resume: phase 2 from epoch {ft_state.epoch + 1}/{tc.finetune_epochs}")
         if not ft_state.done and mw:
-            mw.fit_finetune(ft_model, dataset, cfg, _phase("phase 2: fine-tune", tc.finetune_epochs,
-                                                           len(dataset.train) // tc.batch_size, num_classes, cfg,
-                                                           class_weight, mw, out_dir / "logs" / "finetune"),
+            mw.fit_finetune(ft_model, dataset, cfg, mw.phase("phase 2: fine-tune", tc.finetune_epochs,
+                                                             len(dataset.train) // tc.batch_size, num_classes, cfg,
+                                                             class_weight, out_dir / "logs" / "finetune"),
                             ft_state, rep)
         elif not ft_state.done:
             train_ds, val_ds, steps = _image_datasets(dataset, cfg, num_classes, n_rep)
@@ -398,14 +397,6 @@ def _finetune_model(model, cfg: Config, num_classes: int, bn: str, scratch: bool
         if build:
             ft.optimizer.build(ft.trainable_variables)
     return ft, names
-
-
-def _phase(name: str, epochs: int, steps: int, num_classes: int, cfg: Config, class_weight, mw: MultiWorker,
-           log_dir: Path) -> Phase:
-    """A phase for the custom loop; TensorBoard on the chief only."""
-    return Phase(name=name, epochs=epochs, steps=steps, global_batch=cfg.training.batch_size,
-                 num_classes=num_classes, label_smoothing=cfg.training.label_smoothing, class_weight=class_weight,
-                 log_dir=log_dir if mw.chief else None)
 
 
 def _image_datasets(dataset: Dataset, cfg: Config, num_classes: int, n_replicas: int):
