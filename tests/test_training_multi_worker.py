@@ -91,8 +91,8 @@ def test_two_workers_train_as_well_as_one_with_identical_weights(pretrained_back
                 "training.batch_size=8", "training.head_epochs=8", "training.finetune_epochs=2",
                 "training.finetune_fraction=0.3", "training.early_stopping_patience=0",
                 "training.label_smoothing=0.1",
-                # BatchNorm trained in phase 2: under multi_worker it is synchronized over the global
-                # batch, the one place where the workers' weights could drift apart.
+                # BatchNorm trained in phase 2: each worker updates its own moving statistics, the one
+                # place where the workers' weights could drift apart (they are averaged every epoch).
                 "training.batchnorm=train"]
     proc = subprocess.run(_train_cmd(data, tmp_path / "two", settings, "--workers", "2"), env=_env(),
                           capture_output=True, text=True, timeout=600)

@@ -4,8 +4,7 @@
     .venv/bin/python tools/bench_multiworker.py --workers 4 --input-size 96 --images 400
 
 Both runs are `flowers-mobile train` on the same generated flowers with the same config (from
-scratch, every backbone layer trained: the heaviest step, with synchronized BatchNorm under
-multi_worker): one with ``training.distribute=none`` (Keras fit), one with ``--workers N``
+scratch, every backbone layer and BatchNorm trained: the heaviest step): one with ``training.distribute=none`` (Keras fit), one with ``--workers N``
 (the custom loop). Images/s is the fine-tune phase's steady state: its steps x global batch
 over the median epoch time, leaving out the first epoch (graph tracing, decoding, cache fill).
 On one machine the N workers share its cores, so this measures the cost of the cluster

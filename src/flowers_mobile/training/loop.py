@@ -61,7 +61,7 @@ class Phase:
 
 def fit(strategy, model, phase: Phase, state: PhaseState, train_fn: Callable[[Any], Any],
         val_batches: Callable[[], Iterable[tuple[Any, Any]]], reduce_sum: Callable[[np.ndarray], np.ndarray],
-        rep: Reporter) -> None:
+        rep: Reporter, epoch_end: Callable[[], None] | None = None) -> None:
     """Train `model` (built and compiled in the strategy's scope) from ``state.epoch`` on.
 
     Args:
@@ -69,6 +69,7 @@ def fit(strategy, model, phase: Phase, state: PhaseState, train_fn: Callable[[An
             one-hot labels), batched per replica, ``phase.steps`` batches per replica.
         val_batches: this worker's share of the validation split, as (x, one-hot y) batches.
         reduce_sum: sums a numpy vector over the workers (`MultiWorker.all_reduce_sum`).
+        epoch_end: called after each epoch's steps, before validation and the backup.
     """
     import tensorflow as tf
 
@@ -85,6 +86,8 @@ def fit(strategy, model, phase: Phase, state: PhaseState, train_fn: Callable[[An
         for b, (x, y) in enumerate(train_data):
             totals += step(x, y).numpy()
             rep.update(batch_task, completed=b + 1, info=_fmt(_logs(totals)))
+        if epoch_end is not None:
+            epoch_end()
         val = np.zeros(len(SUMS))
         for x, y in val_batches():
             val += evaluate(tf.convert_to_tensor(x), tf.convert_to_tensor(y)).numpy()

@@ -279,14 +279,8 @@ class MultiWorker:
         import tensorflow as tf
 
         from flowers_mobile.data.pipeline import make_tf_dataset
-        from flowers_mobile.model import is_batchnorm
         from flowers_mobile.training import loop
 
-        # Batch statistics over the global batch, as one process would compute them: without this
-        # each worker's BatchNorm would track its own moving statistics and the weights diverge.
-        for layer in model.get_layer("backbone").layers:
-            if is_batchnorm(layer):
-                layer.synchronized = True
         size, tc, num_classes = cfg.model.input_size, cfg.training, phase.num_classes
 
         def one_hot(x, y):
@@ -303,7 +297,34 @@ class MultiWorker:
         val_samples = dataset.val[self.index::self.num_workers]
         val_ds = make_tf_dataset(val_samples, size, max(tc.batch_size, 64), training=False,
                                  data_cfg=cfg.data).map(one_hot) if val_samples else []
-        loop.fit(self.strategy, model, phase, state, train_fn, lambda: val_ds, self.all_reduce_sum, rep)
+        loop.fit(self.strategy, model, phase, state, train_fn, lambda: val_ds, self.all_reduce_sum, rep,
+                 epoch_end=lambda: self.average_moving_statistics(model))
+
+    def average_moving_statistics(self, model) -> None:
+        """Average the trained BatchNorm layers' moving mean and variance over the workers.
+
+        In training mode each worker normalises with its own batch's statistics (as PyTorch's
+        DistributedDataParallel does by default) and so updates its own moving statistics; the
+        weights that train are all-reduced and stay equal. Averaged at every epoch end, before
+        validation and the backup, the moving statistics are equal too: every worker validates
+        and saves the same model. (The average of the workers' moving means is the moving mean of
+        the global batch.) Keras' synchronized BatchNorm would reproduce one process exactly, but
+        its three all-reduces per layer per step made TensorFlow start about 4,900 threads per
+        worker on CPU for MobileNetV2 trained in full, and thread creation failed on a busy
+        2-core machine.
+        """
+        from flowers_mobile.model import get_backbone, is_batchnorm
+
+        stats = [v for layer in get_backbone(model).layers if is_batchnorm(layer) and layer.trainable
+                 for v in (layer.moving_mean, layer.moving_variance)]
+        if not stats:
+            return
+        values = [np.asarray(v.numpy(), np.float32) for v in stats]
+        total = self.all_reduce_sum(np.concatenate([np.ravel(v) for v in values]))
+        mean, at = total / np.float32(self.num_workers), 0
+        for var, value in zip(stats, values, strict=True):
+            var.assign(mean[at:at + value.size].reshape(value.shape))
+            at += value.size
 
     def finish(self, model) -> dict[str, Any]:
         """The end of training: what metrics.json records; a non-chief prints its digest, cleans
