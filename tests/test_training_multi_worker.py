@@ -94,9 +94,12 @@ def test_two_workers_train_as_well_as_one_with_identical_weights(pretrained_back
                 # BatchNorm trained in phase 2: each worker updates its own moving statistics, the one
                 # place where the workers' weights could drift apart (they are averaged every epoch).
                 "training.batchnorm=train"]
-    proc = subprocess.run(_train_cmd(data, tmp_path / "two", settings, "--workers", "2"), env=_env(),
-                          capture_output=True, text=True, timeout=600)
+    scratch = tmp_path / "tmp"  # the workers' temporary folders go here, and must be gone at the end
+    scratch.mkdir()
+    proc = subprocess.run(_train_cmd(data, tmp_path / "two", settings, "--workers", "2"),
+                          env=_env(TMPDIR=str(scratch)), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert list(scratch.iterdir()) == []
     one = train(data, tmp_path / "one", Config().with_overrides(settings), progress=False)
 
     metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())
