@@ -70,16 +70,33 @@ def test_finetune_fraction_outside_0_1_is_refused(small_data, tmp_path, capsys, 
     assert not out.exists()
 
 
-def test_multi_worker_is_refused_before_anything_is_written(small_data, tmp_path, capsys, monkeypatch):
-    # Keras 3's fit fails under MultiWorkerMirroredStrategy (tried with two workers on 127.0.0.1):
-    # a clear refusal instead of a crash after the data is loaded.
-    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, '
-                                    '"task": {"type": "worker", "index": 0}}')
+@pytest.mark.parametrize("tf_config, words", [
+    (None, ["TF_CONFIG", "not set", "--workers N"]),
+    ("{not json", ["TF_CONFIG is not a cluster", "JSONDecodeError"]),
+    ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}}',
+     ["TF_CONFIG is not a cluster", "IndexError"]),
+    ('{"cluster": {"worker": ["localhost"]}, "task": {"type": "worker", "index": 0}}', ["not host:port"]),
+])
+def test_multi_worker_without_a_usable_tf_config_is_refused(small_data, tmp_path, capsys, monkeypatch,
+                                                            tf_config, words):
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
     out = tmp_path / "run"
     code, err = _run(capsys, "train", "--data", small_data, "--out", out, *TINY,
                      "--set", "training.batch_size=4", "--set", "training.distribute=multi_worker")
     assert code == 2
-    _one_line_error(err, "multi_worker", "keras-team/keras#20585", "training.distribute=mirrored")
+    _one_line_error(err, *words)
+    assert not out.exists()
+
+
+def test_workers_with_tf_config_already_set_is_refused(small_data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["10.0.0.1:2222"]}, "task": {"type": "worker", "index": 0}}')
+    out = tmp_path / "run"
+    code, err = _run(capsys, "train", "--data", small_data, "--out", out, *TINY, "--workers", "2")
+    assert code == 2
+    _one_line_error(err, "--workers", "TF_CONFIG is already set")
     assert not out.exists()
 
 

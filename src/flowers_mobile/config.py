@@ -84,6 +84,9 @@ class TrainingConfig:
     label_smoothing: float = field(default=0.0, metadata=_range(0, 1, hi_open=True))
     class_weights: bool = True
     distribute: Literal["none", "mirrored", "multi_worker"] = "none"
+    #: multi_worker: seconds a collective waits for the other workers before the run stops with
+    #: a one-line error (a dead or unreachable worker); longer than any worker's slowest step.
+    collective_timeout: float = field(default=300.0, metadata=_range(0, lo_open=True))
     #: Mixed float16 when a GPU is present ("auto"), always off ("off").
     mixed_precision: Literal["auto", "off"] = "auto"
     #: BatchNorm while training: "frozen" (inference mode, statistics fixed: the fine-tuning rule

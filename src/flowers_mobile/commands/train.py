@@ -20,6 +20,9 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder to write (replaced when it holds a finished run).")] = Path("models/run"),
     resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted run in --out from its last finished epoch.")] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=0, help="Train as N local MultiWorkerMirroredStrategy workers on 127.0.0.1 "
+                                 "(training.distribute=multi_worker; 0: this process alone).")] = 0,
     config: ConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
@@ -27,8 +30,16 @@ def train(
     from flowers_mobile.training import train as run_training
 
     cfg = get_config(config, set_)
+    if workers:
+        from flowers_mobile.training.launcher import launch_local
+
+        args = ["--data", str(data), "--out", str(out), *(["--resume"] if resume else []),
+                *([] if progress else ["--no-progress"]), *(["--config", str(config)] if config else []),
+                *[arg for item in set_ or [] for arg in ("--set", item)]]
+        raise typer.Exit(launch_local(args, workers))
     result = run_training(data, out, cfg, resume=resume, progress=progress)
-    table_console().print(summary_table(result))
+    if result.metrics["run"].get("chief", True):  # other workers print one line (their weights' digest)
+        table_console().print(summary_table(result))
 
 
 def summary_table(result) -> Table:

@@ -25,9 +25,9 @@ unfinished epoch. Final outputs are written atomically at the end and the backup
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,9 +57,15 @@ from flowers_mobile.model import (
 )
 from flowers_mobile.training.determinism import op_determinism, seed_everything
 from flowers_mobile.training.features import build_head, copy_head, extract_features, load_cache
+from flowers_mobile.training.multiworker import (
+    MultiWorker,
+    collective_errors,
+    is_chief_task,
+    read_tf_config,
+)
 from flowers_mobile.training.progress import Reporter
 from flowers_mobile.training.state import PhaseState, checkpoint_callback, save_weights_atomic
-from flowers_mobile.training.strategy import is_chief, make_strategy, replicas, use_mixed_precision
+from flowers_mobile.training.strategy import make_strategy, replicas, use_mixed_precision
 
 BACKUP = "backup"
 META = "meta.json"
@@ -115,10 +121,14 @@ def train(data_dir: Path, out_dir: Path, cfg: Config, *, resume: bool = False, p
     cfg = Config.from_dict(cfg.to_dict(), where="config")  # re-validates every range
     dataset = load_dataset(data_dir, cfg.data)
     backup = out_dir / BACKUP
-    with Reporter(progress) as rep:
-        cfg = _prepare_run_folder(dataset, data_dir, out_dir, cfg, resume, rep)
+    multi = cfg.training.distribute == "multi_worker"
+    chief = not multi or is_chief_task(read_tf_config())
+    with Reporter(progress and chief) as rep:
+        if chief:  # the other workers get the chief's run state when they join it (MultiWorker.join)
+            cfg = _prepare_run_folder(dataset, data_dir, out_dir, cfg, resume, rep)
         _check_dataset(dataset, cfg, data_dir)
-        with op_determinism(cfg.training.deterministic):
+        with op_determinism(cfg.training.deterministic), \
+                (collective_errors(cfg.training.collective_timeout) if multi else contextlib.nullcontext()):
             return _train(dataset, out_dir, backup, cfg, resume, rep, started)
 
 
@@ -179,14 +189,15 @@ def _prepare_run_folder(dataset: Dataset, data_dir: Path, out_dir: Path, cfg: Co
 
 def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: bool, rep: Reporter,
            started: float) -> TrainResult:
-    tc = cfg.training
     classes = dataset.classes
     num_classes = len(classes)
-    strategy = make_strategy(tc.distribute)  # first: MultiWorkerMirroredStrategy wants no TF ops before it
-    chief = is_chief(strategy)
-    if not chief:  # non-chief workers train too but keep their files to themselves
-        out_dir = Path(tempfile.mkdtemp(prefix="flowers-worker-"))
+    # First: MultiWorkerMirroredStrategy wants no TF ops before it.
+    strategy = make_strategy(cfg.training.distribute, cfg.training.collective_timeout)
+    mw = MultiWorker(strategy) if cfg.training.distribute == "multi_worker" else None
+    if mw:  # the chief's config and backup; the other workers keep their files to a temporary folder
+        cfg, out_dir, resume = mw.join(cfg, dataset, out_dir, resume, BACKUP)
         backup = out_dir / BACKUP
+    tc = cfg.training
     if not resume and backup.exists():
         rep.note(f"starting over: removing the interrupted run's state in {backup} (use --resume to continue it)")
         shutil.rmtree(backup)
@@ -224,18 +235,25 @@ def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: b
         rep.note("resume: phase 1 already done")
     else:
         t = time.perf_counter()
-        feats = _features(model, dataset, cfg, backup, scratch and bn == "train", rep)
+        feats = _features(model, dataset, cfg, backup, scratch and bn == "train", rep, mw)
         seconds["features"] = time.perf_counter() - t
         if tc.head_epochs > 0:
             t = time.perf_counter()
-            head = build_head(feats["x_train"].shape[1], num_classes, cfg.model.dropout)
-            steps = math.ceil(len(feats["x_train"]) / tc.batch_size)
-            head.compile(optimizer=_optimizer(tc.head_learning_rate, tc.lr_schedule, steps * tc.head_epochs),
-                         loss=_loss(tc.label_smoothing), metrics=_metrics(num_classes))
+            # fit keeps the last partial batch; the custom loop needs equal batches on every worker.
+            steps = len(feats["x_train"]) // tc.batch_size if mw else math.ceil(len(feats["x_train"]) / tc.batch_size)
+            with mw.scope() if mw else contextlib.nullcontext():
+                head = build_head(feats["x_train"].shape[1], num_classes, cfg.model.dropout)
+                head.compile(optimizer=_optimizer(tc.head_learning_rate, tc.lr_schedule, steps * tc.head_epochs),
+                             loss=_loss(tc.label_smoothing), metrics=_metrics(num_classes))
+                if mw:  # its slots in the strategy's scope, before a resume loads them
+                    head.optimizer.build(head.trainable_variables)
             if head_state.restore(head):
                 resumed["head"] = head_state.epoch
                 rep.note(f"resume: phase 1 from epoch {head_state.epoch + 1}/{tc.head_epochs}")
-            if not head_state.done:
+            if not head_state.done and mw:  # Keras 3's fit fails under MultiWorkerMirroredStrategy
+                mw.fit_head(head, feats, mw.phase("phase 1: head", tc.head_epochs, steps, num_classes, cfg,
+                                                  class_weight, out_dir / "logs" / "head"), head_state, rep)
+            elif not head_state.done:
                 head.fit(feats["x_train"], _one_hot(feats["y_train"], num_classes), batch_size=tc.batch_size,
                          epochs=tc.head_epochs, initial_epoch=head_state.epoch, shuffle=True, verbose=0,
                          validation_data=(feats["x_val"], _one_hot(feats["y_val"], num_classes)),
@@ -254,11 +272,16 @@ def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: b
     if tc.finetune_epochs > 0:
         t = time.perf_counter()
         ft_model, trainable_layers = _finetune_model(model, cfg, num_classes, bn, scratch, mixed, strategy,
-                                                     len(dataset.train) // tc.batch_size)
+                                                     len(dataset.train) // tc.batch_size, build=mw is not None)
         if ft_state.restore(ft_model):
             resumed["finetune"] = ft_state.epoch
             rep.note(f"resume: phase 2 from epoch {ft_state.epoch + 1}/{tc.finetune_epochs}")
-        if not ft_state.done:
+        if not ft_state.done and mw:
+            mw.fit_finetune(ft_model, dataset, cfg, mw.phase("phase 2: fine-tune", tc.finetune_epochs,
+                                                             len(dataset.train) // tc.batch_size, num_classes, cfg,
+                                                             class_weight, out_dir / "logs" / "finetune"),
+                            ft_state, rep)
+        elif not ft_state.done:
             train_ds, val_ds, steps = _image_datasets(dataset, cfg, num_classes, n_rep)
             ft_model.fit(train_ds, validation_data=val_ds, epochs=tc.finetune_epochs,
                          initial_epoch=ft_state.epoch, verbose=0, class_weight=class_weight,
@@ -270,6 +293,12 @@ def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: b
         ft_state.restore_best(ft_model)
         model.set_weights(ft_model.get_weights())  # back into the float32, uncompiled model
         seconds["finetune"] = time.perf_counter() - t
+
+    cluster = mw.finish(model) if mw else {}
+    if mw and not mw.chief:  # the chief evaluates and writes; this worker's folder is gone
+        return TrainResult(out_dir=out_dir, model_path=out_dir / "model.keras", labels_path=out_dir / "labels.txt",
+                           metrics={"run": {"chief": False, **cluster}}, history=_history(head_state, ft_state),
+                           classes=classes, resumed=bool(resumed))
 
     # ---- evaluate and write -----------------------------------------------------------------
     t = time.perf_counter()
@@ -297,10 +326,13 @@ def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: b
             "feature_cache_copies": tc.feature_cache_copies,
             "trainable_backbone_layers": len(trainable_layers),
             "resumed": resumed,
+            **cluster,
         },
     }
     history["resumed"] = resumed
     _write_outputs(out_dir, model, cfg, classes, history, metrics, val_report, test_report)
+    if mw:
+        mw.wait_for_chief()
     shutil.rmtree(backup, ignore_errors=True)
     return TrainResult(out_dir=out_dir, model_path=out_dir / "model.keras", labels_path=out_dir / "labels.txt",
                        metrics=metrics, history=history, classes=classes, seconds=metrics["seconds"],
@@ -308,7 +340,7 @@ def _train(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, resume: b
 
 
 def _features(model, dataset: Dataset, cfg: Config, backup: Path, calibrate: bool,
-              rep: Reporter) -> dict[str, np.ndarray]:
+              rep: Reporter, mw: MultiWorker | None = None) -> dict[str, np.ndarray]:
     """Calibrate (from scratch) and extract phase-1 features, or load them from the backup."""
     from flowers_mobile.data.pipeline import load_arrays
 
@@ -322,8 +354,12 @@ def _features(model, dataset: Dataset, cfg: Config, backup: Path, calibrate: boo
         images, _ = load_arrays(dataset.train[:: max(1, len(dataset.train) // CALIBRATION_IMAGES)]
                                 [:CALIBRATION_IMAGES], cfg.model.input_size)
         calibrate_batchnorm(model, images.astype(np.float32))
+    if mw:  # the chief's weights (and calibration) on every worker, then each extracts its share
+        mw.broadcast_weights(model)
     feats: dict[str, np.ndarray] = {}
-    if tc.head_epochs > 0:
+    if tc.head_epochs > 0 and mw:
+        feats = mw.extract_features(model, dataset, cfg, rep)
+    elif tc.head_epochs > 0:
         copies = tc.feature_cache_copies
         total = len(dataset.train) + len(dataset.val)
         task = rep.task(f"features (x{1 + copies} train)", total=total)
@@ -339,8 +375,9 @@ def _features(model, dataset: Dataset, cfg: Config, backup: Path, calibrate: boo
 
 
 def _finetune_model(model, cfg: Config, num_classes: int, bn: str, scratch: bool, mixed: bool, strategy,
-                    steps_per_epoch: int):
-    """The phase-2 model, built in the strategy's scope (and mixed precision), weights from `model`."""
+                    steps_per_epoch: int, build: bool = False):
+    """The phase-2 model, built in the strategy's scope (and mixed precision), weights from `model`;
+    with `build` its optimizer's slots too (the custom loop's resume loads them before any step)."""
     import keras
 
     tc = cfg.training
@@ -358,6 +395,8 @@ def _finetune_model(model, cfg: Config, num_classes: int, bn: str, scratch: bool
         ft.compile(optimizer=_optimizer(tc.head_learning_rate * tc.finetune_lr_factor, tc.lr_schedule,
                                         steps_per_epoch * tc.finetune_epochs),
                    loss=_loss(tc.label_smoothing), metrics=_metrics(num_classes))
+        if build:
+            ft.optimizer.build(ft.trainable_variables)
     return ft, names
 
 

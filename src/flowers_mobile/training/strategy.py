@@ -3,9 +3,9 @@
 - ``none``: the default strategy (one device).
 - ``mirrored``: synchronous data parallelism over this machine's GPUs, or over its logical CPU
   devices when there is no GPU (that is how the tests run it on 2 cores).
-- ``multi_worker``: MultiWorkerMirroredStrategy over the cluster in ``TF_CONFIG`` is refused
-  with a clear error: Keras 3's ``fit`` fails under it (keras-team/keras#20585). ``is_chief``
-  keeps the chief-only writing rule for when it can run.
+- ``multi_worker``: MultiWorkerMirroredStrategy over the cluster in ``TF_CONFIG``, trained
+  through the custom loop of `training.loop` (Keras 3's ``fit`` fails under it,
+  keras-team/keras#20585); see `training.multiworker`.
 
 Mixed float16 only pays on a GPU (CPUs compute float16 slower than float32), so "auto" turns it
 on only when TensorFlow sees one.
@@ -16,8 +16,8 @@ from __future__ import annotations
 from flowers_mobile.errors import UserError
 
 
-def make_strategy(kind: str):
-    """The tf.distribute strategy for ``training.distribute``."""
+def make_strategy(kind: str, collective_timeout: float = 300.0):
+    """The tf.distribute strategy for ``training.distribute`` (`collective_timeout`: multi_worker only)."""
     import tensorflow as tf
 
     if kind == "none":
@@ -31,26 +31,10 @@ def make_strategy(kind: str):
         return tf.distribute.MirroredStrategy(devices=cpus,
                                               cross_device_ops=tf.distribute.ReductionToOneDevice())
     if kind == "multi_worker":
-        # Tried with two workers on 127.0.0.1 (see tests/test_training_multi_worker.py): Keras 3's
-        # fit all-reduces one input batch to build the model, and then its metric reductions, in
-        # ways MultiWorkerMirroredStrategy rejects (keras-team/keras#20585, tensorflow#72388). A run
-        # that crashes after loading the data helps nobody: refuse before anything is written.
-        raise UserError("training.distribute = multi_worker cannot train with Keras 3's model.fit on this stack "
-                        "(MultiWorkerMirroredStrategy fails inside fit: keras-team/keras#20585)",
-                        hint="use --set training.distribute=mirrored (every GPU or CPU of one machine)")
+        from flowers_mobile.training.multiworker import make_multi_worker_strategy
+
+        return make_multi_worker_strategy(collective_timeout)
     raise UserError(f"training.distribute = {kind!r} is not one of none, mirrored, multi_worker")
-
-
-def is_chief(strategy) -> bool:
-    """True where this process should write outputs (always, unless a non-chief worker)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not getattr(resolver, "task_type", None):
-        return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    if task_type == "chief":
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return task_type == "worker" and task_id == 0 and not has_chief
 
 
 def replicas(strategy) -> int:
