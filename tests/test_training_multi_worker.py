@@ -148,10 +148,12 @@ def test_a_killed_worker_stops_the_chief_with_one_line_and_resume_completes(tmp_
     settings = [*KILL_SETTINGS, "training.distribute=multi_worker"]
     logs = [tmp_path / f"worker{i}.err" for i in range(2)]
     procs = []
-    for config, log in zip(local_tf_configs(2), logs, strict=True):
+    for i, (config, log) in enumerate(zip(local_tf_configs(2), logs, strict=True)):
+        scratch = tmp_path / f"tmp{i}"  # a SIGKILLed worker cannot remove its temporary folder
+        scratch.mkdir()
         with open(log, "w") as fh:
             procs.append(subprocess.Popen(_train_cmd(data, out, settings), stdout=subprocess.DEVNULL, stderr=fh,
-                                          env=_env(TF_CONFIG=json.dumps(config))))
+                                          env=_env(TF_CONFIG=json.dumps(config), TMPDIR=str(scratch))))
     chief, other = procs
     try:
         deadline = time.monotonic() + 500
