@@ -7,8 +7,9 @@ for a false failure. On the first seed's model, defects are planted in the model
 exports, each converted as a real export would be, and parity judges them against the untouched
 Keras model, at two levels:
 
-  export level    the export's parity verdict: "fail" is caught ("inconclusive" is counted apart);
-                  a parity run refused as bad input (exit 2, e.g. labels that differ) catches all.
+  export level    the export's parity verdict: "fail" is caught ("inconclusive" is not); a parity
+                  run refused as bad input (exit 2) is listed with its reason and left out of the
+                  rates: labels that differ are the designed catch, other reasons a gap.
   artifact level  the artifact's own distribution-level check (`artifact_verdict`, else its
                   mean-TV check); where parity has none, mean |dp| above ARTIFACT_MARGIN times the
                   largest one a faithful export of the same format, precision and runtime showed
@@ -427,11 +428,14 @@ def summarize(faithful: list[Trial], defects: list[Trial]) -> list[str]:
     judged = [artifact_fails(o, bounds, exclude=o.mean_abs_diff) for o in trials]
     art_false = sum(j is True for j in judged)
     art_n = sum(j is not None for j in judged)
-    planted = [o for t in defects for o in t.outcomes]
+    # A refused run (exit 2) is listed with its reason, not counted: it may be the designed catch
+    # (labels that differ) or a gap of the gate (an export it has no limits for).
+    refused = [t for t in defects if t.gate == "refused"]
+    planted = [o for t in defects if t.gate != "refused" for o in t.outcomes]
     caught = sum(o.verdict in ("fail", "error") for o in planted)
-    missed = [f"{t.label}: {o.name} ({o.verdict})" for t in defects for o in t.outcomes
+    missed = [f"{t.label}: {o.name} ({o.verdict})" for t in defects if t.gate != "refused" for o in t.outcomes
               if o.verdict not in ("fail", "error")]
-    gates = sum(t.gate in ("fail", "refused") for t in defects)
+    gates = sum(t.gate == "fail" for t in defects)
     art = [artifact_fails(o, bounds) for o in planted]
     art_caught = sum(a is True for a in art)
     art_judged = sum(a is not None for a in art)
@@ -442,13 +446,14 @@ def summarize(faithful: list[Trial], defects: list[Trial]) -> list[str]:
         f"({len(planted)} defective exports)",
     ]
     lines += [f"missed at the export level: {m}" for m in missed]
+    lines += [f"refused by parity (exit 2), not counted: {t.label}: {t.outcomes[0].detail}" for t in refused]
     lines += [
         f"CPU: {cpu_name()}",
         f"false failures, export level: {false_fail}/{len(trials)} faithful exports x seeds "
         f"({_pct(false_fail, len(trials))}); inconclusive {inconclusive}",
         f"false failures, artifact level ({source}): {art_false}/{art_n} ({_pct(art_false, art_n)})",
-        f"defects caught, export level: {caught}/{len(planted)} defective exports ({_pct(caught, len(planted))}); "
-        f"{gates}/{len(defects)} defects fail or are refused by the gate",
+        f"defects caught, export level: {caught}/{len(planted)} defective exports judged ({_pct(caught, len(planted))}); "
+        f"{gates}/{len(defects) - len(refused)} judged defects fail the gate, {len(refused)} refused",
         f"defects caught, artifact level ({source}): {art_caught}/{art_judged} ({_pct(art_caught, art_judged)})",
     ]
     return lines
