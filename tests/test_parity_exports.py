@@ -29,7 +29,7 @@ def test_every_export_passes_parity(trained_and_exported, synth_data_dir, tmp_pa
     # Library and MediaPipe Tasks, each of which must carry our label names and LiteRT's top-1.
     for expected in [("flowers_int8.tflite", "litert"), ("flowers_float16.tflite", "litert"),
                      ("flowers_dynamic.tflite", "litert"), ("flowers_float32.tflite", "litert"),
-                     ("flowers.tflite", "task_library"), ("flowers.tflite", "mediapipe"),
+                     ("flowers.tflite", "litert"), ("flowers.tflite", "task_library"), ("flowers.tflite", "mediapipe"),
                      ("saved_model", "saved_model")]:
         assert expected in checked
     for e in report["exports"]:

@@ -1,4 +1,4 @@
-"""Which runtime checks which artifact of an export folder, and what is left out as a duplicate."""
+"""Which runtime checks which artifact of an export folder, and which files are copies of another."""
 
 from __future__ import annotations
 
@@ -42,25 +42,18 @@ def runtimes_for(artifact: dict[str, Any], overrides: dict[str, str] | None = No
 
 def plan_runs(artifacts: list[dict[str, Any]], overrides: dict[str, str] | None = None
               ) -> tuple[list[tuple[dict[str, Any], str]], list[str]]:
-    """(artifact, runtime) pairs to run, and notes on what was left out.
+    """(artifact, runtime) pairs to run, in manifest order, and notes.
 
-    An artifact whose bytes are those of one already planned for the same runtime (convert
-    writes `flowers.tflite` as a copy of the default precision's file) runs once: the
-    answers would be the same.
+    Every artifact runs, including `flowers.tflite`, a copy of the precision `convert` chose as
+    the default: it is the file the Android app ships, so its own row shows it through LiteRT
+    beside MediaPipe Tasks and the Task Library (one more LiteRT run costs milliseconds).
     """
     plan: list[tuple[dict[str, Any], str]] = []
-    seen: dict[tuple[str, str], str] = {}
     notes: list[str] = []
-    # Named precision files first, so the copy (flowers.tflite) is the one left out.
-    ordered = sorted(artifacts, key=lambda a: a["file"] in DEFAULT_ARTIFACTS.values())
-    for art in ordered:
-        for runtime in runtimes_for(art, overrides):
-            key = (art["sha256"], runtime)
-            if key in seen:
-                notes.append(f"{art['file']} through {runtime}: same bytes as {seen[key]}, not run twice")
-                continue
-            seen[key] = art["file"]
-            plan.append((art, runtime))
-    order = {a["file"]: i for i, a in enumerate(artifacts)}
-    plan.sort(key=lambda item: order[item[0]["file"]])  # manifest order in the report
+    copies: dict[str, str] = {}
+    for art in artifacts:
+        if art["sha256"] in copies:
+            notes.append(f"{art['file']} has the same bytes as {copies[art['sha256']]}")
+        copies.setdefault(art["sha256"], art["file"])
+        plan += [(art, runtime) for runtime in runtimes_for(art, overrides)]
     return plan, notes
