@@ -46,11 +46,12 @@ class FidelitySet:
 
 
 def top2_margin(probs: np.ndarray) -> np.ndarray:
-    """Top-1 minus top-2 probability per row."""
+    """Per image: top-1 probability minus top-2 probability, in float64 (1 with a single class).
+    The one definition of Keras's "margin": convert's confident images and parity's near-ties."""
     if probs.shape[1] < 2:
-        return np.ones(len(probs), np.float32)
-    top = np.sort(probs, axis=1)
-    return top[:, -1] - top[:, -2]
+        return np.ones(len(probs))
+    top = -np.sort(-probs.astype(np.float64), axis=1)[:, :2]
+    return top[:, 0] - top[:, 1]
 
 
 def held_out_images(dataset: Any, labels: list[str], input_size: tuple[int, int], max_images: int,

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from flowers_mobile.export.fidelity import top2_margin
 from flowers_mobile.parity.stats import robust_percentile
 
 #: How many of the most-disagreeing images each export lists.
@@ -15,14 +16,6 @@ WORST_IMAGES = 5
 NEAR_TIE_IMAGES = 10
 #: Top-k for the "top-5 agreement": Keras's top-1 class is among the export's top k.
 TOP_K = 5
-
-
-def top2_margin(probs: np.ndarray) -> np.ndarray:
-    """Per image: top-1 probability minus top-2 probability (1 with a single class)."""
-    if probs.shape[1] < 2:
-        return np.ones(len(probs))
-    top = -np.sort(-probs.astype(np.float64), axis=1)[:, :2]
-    return top[:, 0] - top[:, 1]
 
 
 def compare(reference: np.ndarray, probs: np.ndarray, true: np.ndarray | None, labels: list[str],
