@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Compiles the Android app's pure-Kotlin module (android_app/core: main + tests, no Android
-# imports) with Debian's kotlinc and runs its JUnit 4 tests. The app itself needs the Android SDK
+# imports) with Debian's kotlinc and runs its JUnit 4 tests (Gson from Debian's libgoogle-gson-java,
+# the library the Gradle build takes from Maven; the shared cases in tests/vectors/ included). The app itself needs the Android SDK
 # and is built by .github/workflows/android.yml; this is the part that builds on any machine.
 #
-# Missing kotlinc/junit4: installed through apt (sudo when not root). Still missing: "skipped"
+# Missing kotlinc/junit4/gson: installed through apt (sudo when not root). Still missing: "skipped"
 # and exit 0, except in CI (CI=true), where a skipped suite is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,21 +12,23 @@ cd "$(dirname "$0")/.."
 CORE=android_app/core
 JUNIT_JAR=/usr/share/java/junit4.jar
 HAMCREST_JAR=/usr/share/java/hamcrest-core.jar
+GSON_JAR=/usr/share/java/gson.jar
+VECTORS="$PWD/tests/vectors"
 
 have_tools() {
   command -v kotlinc >/dev/null 2>&1 && command -v java >/dev/null 2>&1 \
-    && [ -e "$JUNIT_JAR" ] && [ -e "$HAMCREST_JAR" ]
+    && [ -e "$JUNIT_JAR" ] && [ -e "$HAMCREST_JAR" ] && [ -e "$GSON_JAR" ]
 }
 
 if ! have_tools; then
-  echo "kotlin: kotlinc or junit4 missing; installing Debian's kotlin and junit4"
+  echo "kotlin: kotlinc, junit4 or gson missing; installing Debian's kotlin, junit4 and libgoogle-gson-java"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   { $SUDO apt-get update -qq \
-      && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends kotlin junit4 >/dev/null; } \
-    || echo "kotlin: apt-get install kotlin junit4 failed" >&2
+      && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends kotlin junit4 libgoogle-gson-java >/dev/null; } \
+    || echo "kotlin: apt-get install kotlin junit4 libgoogle-gson-java failed" >&2
 fi
 if ! have_tools; then
-  echo "kotlin: skipped (kotlinc/junit4 not installed)"
+  echo "kotlin: skipped (kotlinc/junit4/gson not installed)"
   if [ "${CI:-}" = "true" ]; then
     echo "kotlin: CI=true, so a skipped Kotlin suite is a failure" >&2
     exit 1
@@ -45,7 +48,7 @@ fi
 
 OUT="$(mktemp -d "${TMPDIR:-/tmp}/flowers-kotlin.XXXXXX")"
 trap 'rm -rf "$OUT"' EXIT
-CP="$JUNIT_JAR:$HAMCREST_JAR"
+CP="$JUNIT_JAR:$HAMCREST_JAR:$GSON_JAR"
 
 mapfile -t SOURCES < <(find "$CORE/src/main/kotlin" "$CORE/src/test/kotlin" -name '*.kt' | sort)
 echo "kotlin: compiling ${#SOURCES[@]} files of $CORE with $(kotlinc -version 2>&1 | grep -o 'kotlinc-jvm [^ ]*' || echo kotlinc)"
@@ -69,7 +72,7 @@ if [ ${#CLASSES[@]} -eq 0 ]; then
 fi
 
 set +e
-java -cp "$OUT:$CP:$STDLIB" org.junit.runner.JUnitCore "${CLASSES[@]}" | tee "$OUT/junit.log"
+java -Dflowers.vectors="$VECTORS" -cp "$OUT:$CP:$STDLIB" org.junit.runner.JUnitCore "${CLASSES[@]}" | tee "$OUT/junit.log"
 rc=${PIPESTATUS[0]}
 set -e
 

@@ -9,5 +9,12 @@ kotlin {
 }
 
 dependencies {
+    // manifest.json is read with Gson's tree model (tools/test_kotlin.sh uses Debian's gson.jar).
+    implementation(libs.gson)
     testImplementation(libs.junit)
+}
+
+// The JSON cases shared with pytest and the iOS XCTest suite (repository root: tests/vectors).
+tasks.withType<Test>().configureEach {
+    systemProperty("flowers.vectors", rootProject.projectDir.resolve("../tests/vectors").absolutePath)
 }

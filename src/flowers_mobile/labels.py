@@ -1,4 +1,9 @@
-"""labels.txt: UTF-8, one label per line, in output-index order, no blank lines."""
+"""labels.txt: UTF-8, one label per line, in output-index order, no blank lines.
+
+One leading UTF-8 byte-order mark (Windows editors write one) is dropped rather than kept in the
+first label; CRLF line ends are accepted. Both apps read labels files by the same rules
+(tests/vectors/labels.json holds the cases all three check).
+"""
 
 from __future__ import annotations
 
@@ -34,7 +39,7 @@ def read_labels(path: str | os.PathLike[str]) -> list[str]:
     if not path.is_file():
         raise UserError(f"labels file not found: {path}", hint="pass --labels or put labels.txt beside the model")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: drops one leading byte-order mark
     except UnicodeDecodeError as exc:
         raise UserError(f"labels file {path} is not UTF-8 ({exc.reason})") from exc
     lines = text.split("\n")

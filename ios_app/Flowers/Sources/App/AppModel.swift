@@ -17,7 +17,8 @@ final class AppModel: ObservableObject {
     private enum Keys {
         static let computeUnits = "computeUnits"
         static let threshold = "confidenceThreshold"
-        static let smoothing = "smoothingSeconds"
+        // A new key: the old "smoothingSeconds" was a time constant, not a half-life.
+        static let smoothing = "smoothingHalfLifeSeconds"
     }
 
     @Published private(set) var phase: Phase = .loading("Looking for the model…")
@@ -42,7 +43,7 @@ final class AppModel: ObservableObject {
         }
     }
 
-    /// Smoothing time constant in seconds (0: off).
+    /// Smoothing half-life in seconds (0: off): after it, an old frame counts half.
     @Published var smoothingSeconds: Double {
         didSet {
             UserDefaults.standard.set(smoothingSeconds, forKey: Keys.smoothing)
@@ -59,7 +60,7 @@ final class AppModel: ObservableObject {
         let defaults = UserDefaults.standard
         computeUnits = ComputeUnitsChoice(storedValue: defaults.string(forKey: Keys.computeUnits))
         threshold = defaults.object(forKey: Keys.threshold) as? Double ?? Double(ConfidencePolicy().threshold)
-        smoothingSeconds = defaults.object(forKey: Keys.smoothing) as? Double ?? ProbabilitySmoother().timeConstant
+        smoothingSeconds = defaults.object(forKey: Keys.smoothing) as? Double ?? ProbabilitySmoother.defaultHalfLife
         live = LiveViewModel()
         photo = PhotoViewModel()
         applySettings()

@@ -43,7 +43,7 @@ final class LiveViewModel: ObservableObject {
 
     func configure(threshold: Double, smoothingSeconds: Double) {
         pipeline.policy = ConfidencePolicy(threshold: Float(threshold))
-        pipeline.smoother.timeConstant = max(0, smoothingSeconds)
+        pipeline.smoother.halfLife = max(0, smoothingSeconds)
     }
 
     /// Start the camera if allowed; otherwise set the status the permission screens show.

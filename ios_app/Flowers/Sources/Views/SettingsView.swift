@@ -35,8 +35,8 @@ struct SettingsView: View {
                 } header: {
                     Text("Predictions")
                 } footer: {
-                    Text("Below the threshold the app says “No confident prediction”. Smoothing averages "
-                        + "the class probabilities over about this many seconds of video, whatever the frame rate.")
+                    Text("Below the threshold the app says “No confident prediction”. Smoothing is a half-life: "
+                        + "after this many seconds an old frame counts half, whatever the frame rate.")
                 }
 
                 Section("Model") {

@@ -1,7 +1,8 @@
 import Foundation
 
 /// `labels.txt`: UTF-8, one label per line, in output-index order, no blank lines; one trailing
-/// newline is normal. The same rules as `flowers_mobile.labels` on the Python side.
+/// newline is normal; CRLF line ends are accepted and one leading UTF-8 byte-order mark is dropped.
+/// The same rules as `flowers_mobile.labels` and the Android app's `Labels` (tests/vectors/labels.json).
 public enum LabelsFile {
     /// Parse and validate the bytes of a labels file.
     ///
@@ -11,8 +12,9 @@ public enum LabelsFile {
     /// - Returns: the labels in output-index order.
     /// - Throws: `FlowersCoreError.notUTF8` or `.invalidLabels` naming the line.
     public static func parse(_ data: Data, path: String = "labels.txt") throws -> [String] {
+        var data = data
         if data.starts(with: [0xEF, 0xBB, 0xBF]) {
-            throw FlowersCoreError.invalidLabels(path: path, reason: "starts with a UTF-8 byte-order mark; save it without one")
+            data = Data(data.dropFirst(3))  // a byte-order mark is an encoding marker, not part of a label
         }
         // Split on the byte 0x0A, not on Swift Characters: "\r\n" is one Character and would
         // never equal "\n".

@@ -4,13 +4,13 @@ import Foundation
 /// label, whose weight follows the time between frames rather than the frame count.
 ///
 /// A per-frame weight would smooth twice as hard at 60 fps as at 30, so the app would feel
-/// different on the Neural Engine and on the CPU. With a time constant `tau`, a frame `dt`
-/// seconds after the last one gets the weight `1 - exp(-dt / tau)`: the display reacts in about
-/// `tau` seconds whatever the frame rate.
+/// different on the Neural Engine and on the CPU. With a half-life `h`, a frame `dt` seconds
+/// after the last one gets the weight `1 - 0.5^(dt / h)`: after `h` seconds an old frame counts
+/// half, whatever the frame rate. The Android app's `ScoreSmoother` has the same rule, default
+/// and reset gap; tests/vectors/smoothing.json holds the cases both platforms must agree on.
 public struct ProbabilitySmoother: Sendable {
-    /// Seconds for the average to move about 63% of the way to a new steady input; 0 turns
-    /// smoothing off.
-    public var timeConstant: TimeInterval
+    /// Seconds after which an old frame's weight has halved; 0 turns smoothing off.
+    public var halfLife: TimeInterval
     /// A gap longer than this (camera paused, app in background) starts afresh instead of
     /// blending with a stale scene.
     public var resetAfter: TimeInterval
@@ -21,15 +21,18 @@ public struct ProbabilitySmoother: Sendable {
     public private(set) var probabilities: [String: Float] = [:]
     public private(set) var lastTime: TimeInterval?
 
-    public init(timeConstant: TimeInterval = 0.3, resetAfter: TimeInterval = 1.5) {
-        self.timeConstant = max(0, timeConstant)
+    /// The default half-life, in seconds (the Android app's is the same 250 ms).
+    public static let defaultHalfLife: TimeInterval = 0.25
+
+    public init(halfLife: TimeInterval = ProbabilitySmoother.defaultHalfLife, resetAfter: TimeInterval = 1.5) {
+        self.halfLife = max(0, halfLife)
         self.resetAfter = resetAfter
     }
 
     /// The weight a new frame gets after `dt` seconds.
     public func weight(after dt: TimeInterval) -> Float {
-        guard timeConstant > 0 else { return 1 }
-        return Float(1 - exp(-max(0, dt) / timeConstant))
+        guard halfLife > 0, dt.isFinite else { return 1 }
+        return Float(1 - pow(0.5, max(0, dt) / halfLife))
     }
 
     /// Blend one frame in and return the smoothed probabilities.
@@ -40,7 +43,7 @@ public struct ProbabilitySmoother: Sendable {
     public mutating func update(_ frame: [String: Float], at time: TimeInterval) -> [String: Float] {
         guard let last = lastTime, time >= last, time - last <= resetAfter else {
             // First frame, a clock that went backwards, or a long gap: take the frame as is.
-            probabilities = frame
+            probabilities = frame.filter { $0.value >= pruneBelow }
             lastTime = time
             return probabilities
         }

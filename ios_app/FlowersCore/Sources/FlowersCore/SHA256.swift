@@ -1,9 +1,11 @@
 import Foundation
 
-/// SHA-256 (FIPS 180-4) in plain Swift.
-///
-/// CryptoKit is Apple-only and swift-crypto is an external package; the app needs one hash to
-/// check its model files against `manifest.json`, on iOS and in `swift test` on Linux alike.
+// SHA-256 (FIPS 180-4) in plain Swift, compiled only where CryptoKit is absent (Linux, where
+// `swift test` runs FlowersCore). On Apple platforms SHA256+CryptoKit.swift wraps CryptoKit's
+// hardware-accelerated hasher behind the same API, so the app hashes its model with it.
+#if !canImport(CryptoKit)
+
+/// SHA-256 in plain Swift: the Linux build's hasher (Apple platforms use CryptoKit).
 ///
 /// ```swift
 /// var hasher = SHA256()
@@ -148,21 +150,4 @@ public struct SHA256: Sendable {
     }
 }
 
-/// A 32-byte SHA-256 digest.
-public struct SHA256Digest: Sendable, Hashable, CustomStringConvertible {
-    public let bytes: [UInt8]
-
-    /// Lowercase hex, the form `manifest.json` and Python's `hashlib.hexdigest()` use.
-    public var hex: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var chars: [UInt8] = []
-        chars.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            chars.append(digits[Int(byte >> 4)])
-            chars.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: chars, as: UTF8.self)
-    }
-
-    public var description: String { hex }
-}
+#endif

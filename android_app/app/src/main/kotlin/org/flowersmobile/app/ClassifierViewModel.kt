@@ -19,7 +19,6 @@ import org.flowersmobile.core.Orientation
 import org.flowersmobile.core.Prediction
 import org.flowersmobile.core.ScoreSmoother
 import org.flowersmobile.core.StreamClock
-import org.flowersmobile.core.UnitRect
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
 import java.util.concurrent.RejectedExecutionException
@@ -191,18 +190,12 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
             if (showingPhoto) return
             val sentAt = SystemClock.elapsedRealtimeNanos()
             if (!inFlight.tryStart(sentAt)) return // MediaPipe is still on the previous frame
+            // The whole frame, no region of interest: MediaPipe stretches it to the model's
+            // input, the project's one resize rule (the preview letterboxes the same frame).
             val bitmap = image.toBitmap()
-            // The crop rect is the part of the frame the preview shows (the use cases share a
-            // ViewPort), in buffer coordinates; only use it on the full, uncropped buffer.
-            val crop = image.cropRect
-            val roi = if (bitmap.width == image.width && bitmap.height == image.height) {
-                UnitRect.ofCrop(crop.left, crop.top, crop.right, crop.bottom, bitmap.width, bitmap.height)
-            } else {
-                null
-            }
             val rotation = Orientation.clockwiseQuarterTurn(image.imageInfo.rotationDegrees)
             try {
-                c.classifyAsync(bitmap, rotation, roi, clock.next(sentAt / 1_000_000L))
+                c.classifyAsync(bitmap, rotation, clock.next(sentAt / 1_000_000L))
             } catch (e: RuntimeException) {
                 inFlight.reset() // not sent: free the slot for the next frame
                 throw e
@@ -289,10 +282,10 @@ class ClassifierViewModel(app: Application) : AndroidViewModel(app) {
 
     companion object {
         /** A frame's weight halves in this time: steady labels without visible lag. */
-        const val SMOOTHING_HALF_LIFE_MS = 250.0
+        const val SMOOTHING_HALF_LIFE_MS = ScoreSmoother.DEFAULT_HALF_LIFE_MS
         /** Below this smoothed top score the overlay says "no confident prediction". */
-        const val CONFIDENCE_THRESHOLD = 0.5f
-        const val HYSTERESIS = 0.05f
-        const val TOP_K = 3
+        const val CONFIDENCE_THRESHOLD = ConfidenceGate.DEFAULT_THRESHOLD
+        const val HYSTERESIS = ConfidenceGate.DEFAULT_HYSTERESIS
+        const val TOP_K = ConfidenceGate.DEFAULT_TOP_K
     }
 }

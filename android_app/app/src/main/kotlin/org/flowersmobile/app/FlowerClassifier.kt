@@ -2,7 +2,6 @@ package org.flowersmobile.app
 
 import android.content.Context
 import android.graphics.Bitmap
-import android.graphics.RectF
 import com.google.mediapipe.framework.image.BitmapImageBuilder
 import com.google.mediapipe.tasks.core.BaseOptions
 import com.google.mediapipe.tasks.core.Delegate
@@ -11,7 +10,6 @@ import com.google.mediapipe.tasks.vision.core.RunningMode
 import com.google.mediapipe.tasks.vision.imageclassifier.ImageClassifier
 import com.google.mediapipe.tasks.vision.imageclassifier.ImageClassifierResult
 import org.flowersmobile.core.Category
-import org.flowersmobile.core.UnitRect
 import java.io.Closeable
 
 /** Where inference runs. The CPU path is MediaPipe's default (TFLite with XNNPACK). */
@@ -22,8 +20,8 @@ enum class Backend { CPU, GPU }
  *
  * MediaPipe reads everything about the model from its metadata: the labels, the input size, and
  * the input normalization (for this project's int8 model: uint8 input, scale 1, zero point 0,
- * because the [-1, 1] scaling is a layer inside the graph). It stretches the image (or the region
- * of interest) to the input size without cropping, as training did. So nothing about the model
+ * because the [-1, 1] scaling is a layer inside the graph). It stretches the whole image to the
+ * input size without cropping (no region of interest), as training did. So nothing about the model
  * is written here; another model with classifier metadata drops in unchanged.
  *
  * Two running modes: [live] (LIVE_STREAM, camera frames in with [classifyAsync], results out on
@@ -41,12 +39,11 @@ class FlowerClassifier private constructor(
      * to [live], tagged with [timestampMs].
      *
      * @param rotationDegrees the buffer's clockwise rotation to upright (0, 90, 180, 270)
-     * @param roi the part of the buffer the preview shows, or null for all of it
      * @param timestampMs strictly greater than the previous frame's
      */
-    fun classifyAsync(bitmap: Bitmap, rotationDegrees: Int, roi: UnitRect?, timestampMs: Long) {
+    fun classifyAsync(bitmap: Bitmap, rotationDegrees: Int, timestampMs: Long) {
         check(mode == RunningMode.LIVE_STREAM) { "classifyAsync needs a live classifier" }
-        classifier.classifyAsync(BitmapImageBuilder(bitmap).build(), processing(rotationDegrees, roi), timestampMs)
+        classifier.classifyAsync(BitmapImageBuilder(bitmap).build(), processing(rotationDegrees), timestampMs)
     }
 
     /** IMAGE: classify an upright [bitmap] (ARGB_8888) now; every class, in score order. */
@@ -120,11 +117,8 @@ class FlowerClassifier private constructor(
                 .setScoreThreshold(0f)
         }
 
-        private fun processing(rotationDegrees: Int, roi: UnitRect?): ImageProcessingOptions {
-            val options = ImageProcessingOptions.builder().setRotationDegrees(rotationDegrees)
-            if (roi != null) options.setRegionOfInterest(RectF(roi.left, roi.top, roi.right, roi.bottom))
-            return options.build()
-        }
+        private fun processing(rotationDegrees: Int): ImageProcessingOptions =
+            ImageProcessingOptions.builder().setRotationDegrees(rotationDegrees).build()
 
         private fun categoriesOf(result: ImageClassifierResult): List<Category> {
             val head = result.classificationResult().classifications().firstOrNull() ?: return emptyList()

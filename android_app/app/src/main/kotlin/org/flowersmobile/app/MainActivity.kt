@@ -145,14 +145,20 @@ class MainActivity : AppCompatActivity() {
         val future = ProcessCameraProvider.getInstance(this)
         future.addListener({
             val provider = future.get()
-            // The preview's ViewPort exists once the view is laid out.
+            // The preview's display rotation is known once the view is laid out.
             binding.previewView.post { bindCamera(provider) }
         }, ContextCompat.getMainExecutor(this))
     }
 
     private fun bindCamera(provider: ProcessCameraProvider) {
         val rotation = binding.previewView.display?.rotation ?: Surface.ROTATION_0
+        // Preview and analysis both 4:3, so the letterboxed preview (fitCenter) shows exactly the
+        // frame the model classifies: the whole of it, stretched to the input, no crop.
+        val fourThree = ResolutionSelector.Builder()
+            .setAspectRatioStrategy(AspectRatioStrategy.RATIO_4_3_FALLBACK_AUTO_STRATEGY)
+            .build()
         val preview = Preview.Builder()
+            .setResolutionSelector(fourThree)
             .setTargetRotation(rotation)
             .build()
         preview.setSurfaceProvider(binding.previewView.surfaceProvider)
@@ -160,21 +166,16 @@ class MainActivity : AppCompatActivity() {
         // 4:3 at modest resolution: the model sees a few hundred pixels at most, and a small
         // buffer keeps the RGBA conversion cheap.
         val analysis = ImageAnalysis.Builder()
-            .setResolutionSelector(
-                ResolutionSelector.Builder()
-                    .setAspectRatioStrategy(AspectRatioStrategy.RATIO_4_3_FALLBACK_AUTO_STRATEGY)
-                    .build()
-            )
+            .setResolutionSelector(fourThree)
             .setTargetRotation(rotation)
             .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
             .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888)
             .build()
         analysis.setAnalyzer(viewModel.executor) { image -> viewModel.analyze(image) }
 
-        // A shared ViewPort makes the analysis crop rect match what the preview shows, so the
-        // model classifies exactly the visible part of the frame.
+        // No shared ViewPort: it would crop the analysis frame to the preview's shape. The model
+        // sees the whole frame, like training, parity and the iOS app.
         val group = UseCaseGroup.Builder().addUseCase(preview).addUseCase(analysis)
-        binding.previewView.viewPort?.let { group.setViewPort(it) }
 
         val selector = try {
             if (provider.hasCamera(CameraSelector.DEFAULT_BACK_CAMERA)) {
@@ -295,7 +296,7 @@ class MainActivity : AppCompatActivity() {
         }
     }
 
-    /** Edge-to-edge: the preview fills the screen, the overlay and panels stay clear of the bars. */
+    /** Edge-to-edge: the letterboxed preview is centred, the overlay and panels stay clear of the bars. */
     private fun applyWindowInsets() {
         val margin = resources.getDimensionPixelSize(R.dimen.overlay_margin)
         val panelPadding = resources.getDimensionPixelSize(R.dimen.panel_padding)

@@ -9,8 +9,10 @@ import java.nio.charset.StandardCharsets
 class ModelBundleException(message: String) : IllegalArgumentException(message)
 
 /**
- * labels.txt: UTF-8, one label per line, in output-index order, no blank lines, no duplicates.
- * The same rules as the Python side's `flowers_mobile.labels.read_labels`.
+ * labels.txt: UTF-8, one label per line, in output-index order, no blank lines, no duplicates;
+ * CRLF line ends are accepted and one leading byte-order mark is dropped. The same rules as the
+ * Python side's `flowers_mobile.labels.read_labels` and the iOS app's `LabelsFile`
+ * (tests/vectors/labels.json).
  */
 object Labels {
 
@@ -31,7 +33,9 @@ object Labels {
         } catch (e: CharacterCodingException) {
             throw ModelBundleException("$where is not UTF-8")
         }
-        val lines = ArrayList(text.split("\n"))
+        // A byte-order mark is an encoding marker, not part of the first label.
+        val body = if (text.startsWith("\uFEFF")) text.substring(1) else text
+        val lines = ArrayList(body.split("\n"))
         if (lines.isNotEmpty() && lines[lines.size - 1].isEmpty()) lines.removeAt(lines.size - 1)
         val cleaned = ArrayList<String>(lines.size)
         for (line in lines) cleaned.add(if (line.endsWith("\r")) line.substring(0, line.length - 1) else line)

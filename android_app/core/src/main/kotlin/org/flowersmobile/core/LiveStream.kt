@@ -60,24 +60,3 @@ class StreamClock {
         return t
     }
 }
-
-/** A rectangle as fractions (0..1) of an image's width and height: MediaPipe's region of interest. */
-data class UnitRect(val left: Float, val top: Float, val right: Float, val bottom: Float) {
-
-    companion object {
-        /**
-         * The crop [left, top, right, bottom) of a [width] x [height] buffer, in pixels, as
-         * fractions; null when it covers the whole buffer or is empty (classify all of it then).
-         */
-        fun ofCrop(left: Int, top: Int, right: Int, bottom: Int, width: Int, height: Int): UnitRect? {
-            require(width > 0 && height > 0) { "buffer size must be positive, got ${width}x$height" }
-            val l = left.coerceIn(0, width)
-            val t = top.coerceIn(0, height)
-            val r = right.coerceIn(0, width)
-            val b = bottom.coerceIn(0, height)
-            if (r <= l || b <= t) return null
-            if (l == 0 && t == 0 && r == width && b == height) return null
-            return UnitRect(l.toFloat() / width, t.toFloat() / height, r.toFloat() / width, b.toFloat() / height)
-        }
-    }
-}

@@ -1,5 +1,16 @@
 package org.flowersmobile.core
 
+import com.google.gson.Gson
+import com.google.gson.JsonArray
+import com.google.gson.JsonElement
+import com.google.gson.JsonObject
+import com.google.gson.JsonParseException
+import com.google.gson.stream.JsonReader
+import com.google.gson.stream.JsonToken
+import java.io.IOException
+import java.io.StringReader
+import java.math.BigDecimal
+
 /** One artifact entry of manifest.json (the fields the apps use). */
 class ArtifactInfo(
     val file: String,
@@ -18,7 +29,8 @@ class ArtifactInfo(
  * labels file's sha256 and count, and one [ArtifactInfo] per exported file.
  *
  * Unknown keys are ignored so that newer exporters stay readable; missing or mistyped required
- * keys are a [ModelBundleException] naming the key.
+ * keys are a [ModelBundleException] naming the key. The JSON itself is read by Gson's tree model
+ * from a strict [JsonReader] (no comments, unquoted keys or trailing commas; one value only).
  */
 class ModelManifest(
     val schemaVersion: Int,
@@ -51,11 +63,7 @@ class ModelManifest(
          * @throws ModelBundleException when it is not JSON, not schema version 1, or lacks a field
          */
         fun parse(text: String, where: String = "manifest.json"): ModelManifest {
-            val root = try {
-                Json.parse(text)
-            } catch (e: JsonParseException) {
-                throw ModelBundleException("$where is not valid JSON (${e.message})")
-            }
+            val root = Reading.readJson(text, where)
             val r = Fields(root, where)
             val version = r.int("schema_version")
             if (version != SCHEMA_VERSION) {
@@ -89,29 +97,63 @@ class ModelManifest(
         }
     }
 
-    /** Typed access to one JSON object, with messages that name the missing or mistyped key. */
-    private class Fields(value: Any?, private val where: String) {
-        private val map: Map<*, *> = value as? Map<*, *>
-            ?: throw ModelBundleException("$where: expected a JSON object")
+    private object Reading {
+        private val elementAdapter = Gson().getAdapter(JsonElement::class.java)
 
-        private fun raw(key: String): Any? {
-            if (!map.containsKey(key)) throw ModelBundleException("$where: missing \"$key\"")
-            return map[key]
+        /** One strict JSON value spanning the whole text; [ModelBundleException] otherwise. */
+        fun readJson(text: String, where: String): JsonElement {
+            try {
+                val reader = JsonReader(StringReader(text))
+                // Strict (the default): Gson's own parse helpers switch to lenient parsing.
+                reader.isLenient = false
+                val root = elementAdapter.read(reader)
+                if (reader.peek() != JsonToken.END_DOCUMENT) throw IOException("more than one JSON value")
+                return root
+            } catch (e: IOException) {
+                throw ModelBundleException("$where is not valid JSON (${e.message})")
+            } catch (e: JsonParseException) {
+                throw ModelBundleException("$where is not valid JSON (${e.message})")
+            } catch (e: IllegalStateException) {
+                throw ModelBundleException("$where is not valid JSON (${e.message})")
+            } catch (e: NumberFormatException) {
+                throw ModelBundleException("$where is not valid JSON (${e.message})")
+            }
+        }
+    }
+
+    /** Typed access to one JSON object, with messages that name the missing or mistyped key. */
+    private class Fields(value: JsonElement?, private val where: String) {
+        private val obj: JsonObject = if (value != null && value.isJsonObject) value.asJsonObject
+            else throw ModelBundleException("$where: expected a JSON object")
+
+        private fun raw(key: String): JsonElement {
+            if (!obj.has(key)) throw ModelBundleException("$where: missing \"$key\"")
+            return obj.get(key)
         }
 
         private fun wrong(key: String, expected: String): ModelBundleException =
             ModelBundleException("$where: \"$key\" should be $expected")
 
-        fun string(key: String): String = raw(key) as? String ?: throw wrong(key, "a string")
+        private fun JsonElement.stringOrNull(): String? =
+            if (isJsonPrimitive && asJsonPrimitive.isString) asString else null
 
-        fun stringOrNull(key: String): String? = map[key] as? String
-
-        fun long(key: String): Long {
-            val v = raw(key)
-            if (v is Long) return v
-            if (v is Double && v == Math.floor(v) && !v.isInfinite()) return v.toLong()
-            throw wrong(key, "an integer")
+        /** An integral JSON number (1 or 1.0) as a Long; null for anything else. */
+        private fun JsonElement.integralOrNull(): Long? {
+            if (!isJsonPrimitive || !asJsonPrimitive.isNumber) return null
+            return try {
+                BigDecimal(asJsonPrimitive.asString).longValueExact()
+            } catch (e: ArithmeticException) {
+                null
+            } catch (e: NumberFormatException) {
+                null
+            }
         }
+
+        fun string(key: String): String = raw(key).stringOrNull() ?: throw wrong(key, "a string")
+
+        fun stringOrNull(key: String): String? = obj.get(key)?.stringOrNull()
+
+        fun long(key: String): Long = raw(key).integralOrNull() ?: throw wrong(key, "an integer")
 
         fun int(key: String): Int {
             val v = long(key)
@@ -121,22 +163,26 @@ class ModelManifest(
 
         fun obj(key: String): Fields = Fields(raw(key), "$where: $key")
 
-        fun list(key: String): List<Any?> = raw(key) as? List<*> ?: throw wrong(key, "a list")
+        fun list(key: String): List<JsonElement> {
+            val v = raw(key)
+            if (!v.isJsonArray) throw wrong(key, "a list")
+            return (v as JsonArray).toList()
+        }
 
         fun intList(key: String): List<Int> {
             val out = ArrayList<Int>()
             for (v in list(key)) {
-                if (v !is Long || v < Int.MIN_VALUE || v > Int.MAX_VALUE) throw wrong(key, "a list of integers")
-                out.add(v.toInt())
+                val n = v.integralOrNull()
+                if (n == null || n < Int.MIN_VALUE || n > Int.MAX_VALUE) throw wrong(key, "a list of integers")
+                out.add(n.toInt())
             }
             return out
         }
 
         fun stringListOrEmpty(key: String): List<String> {
-            if (!map.containsKey(key) || map[key] == null) return emptyList()
-            val out = ArrayList<String>()
-            for (v in list(key)) out.add(v as? String ?: throw wrong(key, "a list of strings"))
-            return out
+            val v = obj.get(key)
+            if (v == null || v.isJsonNull) return emptyList()
+            return list(key).map { it.stringOrNull() ?: throw wrong(key, "a list of strings") }
         }
     }
 }

@@ -21,13 +21,19 @@ sealed class Prediction {
  * Decides between [Prediction.Confident] and [Prediction.Uncertain].
  *
  * With hysteresis, a label becomes confident at [threshold] and stays confident until it falls
- * below `threshold - hysteresis`, so a score hovering around the threshold does not blink.
+ * below `threshold - hysteresis`, so a score hovering around the threshold does not blink. The
+ * defaults, 0.5 (the best label then outweighs all the others together) and 0.05, are the iOS
+ * app's `ConfidencePolicy` defaults too (tests/vectors/threshold.json).
  *
  * @param threshold minimum top score to name a label, in 0..1
  * @param hysteresis how far below [threshold] a confident label may fall before it is dropped
  * @param topK how many categories a prediction carries
  */
-class ConfidenceGate(val threshold: Float = 0.5f, val hysteresis: Float = 0.05f, val topK: Int = 3) {
+class ConfidenceGate(
+    val threshold: Float = DEFAULT_THRESHOLD,
+    val hysteresis: Float = DEFAULT_HYSTERESIS,
+    val topK: Int = DEFAULT_TOP_K
+) {
 
     private var confidentLabel: String? = null
 
@@ -59,5 +65,11 @@ class ConfidenceGate(val threshold: Float = 0.5f, val hysteresis: Float = 0.05f,
             confidentLabel = null
             Prediction.Uncertain(top, threshold)
         }
+    }
+
+    companion object {
+        const val DEFAULT_THRESHOLD = 0.5f
+        const val DEFAULT_HYSTERESIS = 0.05f
+        const val DEFAULT_TOP_K = 3
     }
 }

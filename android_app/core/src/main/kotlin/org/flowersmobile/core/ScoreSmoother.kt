@@ -6,18 +6,26 @@ package org.flowersmobile.core
  *
  * A label missing from a frame counts as score 0 for that frame (the classifier may report only
  * its top few). Labels whose smoothed score decays below [dropBelow] are forgotten, which keeps
- * the state small.
+ * the state small. The iOS app's `ProbabilitySmoother` has the same rule and defaults
+ * (tests/vectors/smoothing.json holds the cases both check).
  *
  * @param halfLifeMs time after which an old frame's weight has halved; 0 disables smoothing
+ * @param resetAfterMs a longer gap between frames (camera paused) starts afresh instead of
+ *   blending with a stale scene
  * @param dropBelow smoothed scores below this are removed
  */
-class ScoreSmoother(val halfLifeMs: Double = 250.0, private val dropBelow: Float = 1e-4f) {
+class ScoreSmoother(
+    val halfLifeMs: Double = DEFAULT_HALF_LIFE_MS,
+    val resetAfterMs: Long = DEFAULT_RESET_AFTER_MS,
+    val dropBelow: Float = DEFAULT_DROP_BELOW
+) {
 
     private val smoothed = LinkedHashMap<String, Float>()
     private var lastTimestampMs: Long = NO_FRAME
 
     init {
         require(halfLifeMs >= 0.0 && !halfLifeMs.isNaN()) { "halfLifeMs must be >= 0, got $halfLifeMs" }
+        require(resetAfterMs > 0) { "resetAfterMs must be > 0, got $resetAfterMs" }
     }
 
     /** Forget everything; the next frame is taken as it is. */
@@ -33,11 +41,13 @@ class ScoreSmoother(val halfLifeMs: Double = 250.0, private val dropBelow: Float
      * Blend one frame into the running average.
      *
      * @param frame this frame's categories (any order; labels unique)
-     * @param timestampMs when the frame was taken; a timestamp that goes backwards resets
+     * @param timestampMs when the frame was taken; a timestamp that goes backwards, or one more
+     *   than [resetAfterMs] after the last, resets
      * @return every smoothed category, best first
      */
     fun update(frame: List<Category>, timestampMs: Long): List<Category> {
-        val first = lastTimestampMs == NO_FRAME || timestampMs < lastTimestampMs
+        val first = lastTimestampMs == NO_FRAME || timestampMs < lastTimestampMs ||
+            timestampMs - lastTimestampMs > resetAfterMs
         val alpha = if (first) 1f else alphaFor((timestampMs - lastTimestampMs).toDouble(), halfLifeMs)
         lastTimestampMs = timestampMs
         if (first) smoothed.clear()
@@ -65,6 +75,9 @@ class ScoreSmoother(val halfLifeMs: Double = 250.0, private val dropBelow: Float
 
     companion object {
         private const val NO_FRAME = Long.MIN_VALUE
+        const val DEFAULT_HALF_LIFE_MS = 250.0
+        const val DEFAULT_RESET_AFTER_MS = 1500L
+        const val DEFAULT_DROP_BELOW = 1e-4f
 
         /**
          * Weight of the newest frame after [dtMs] milliseconds with the given half-life:

@@ -40,14 +40,6 @@ class LiveStreamTest {
     }
 
     @Test
-    fun cropAsFractionsOfTheBuffer() {
-        assertEquals(UnitRect(0.125f, 0f, 0.875f, 1f), UnitRect.ofCrop(80, 0, 560, 480, 640, 480))
-        assertNull(UnitRect.ofCrop(0, 0, 640, 480, 640, 480)) // the whole buffer: no region
-        assertNull(UnitRect.ofCrop(0, 0, 900, 900, 640, 480)) // clamped to the whole buffer
-        assertNull(UnitRect.ofCrop(100, 100, 100, 200, 640, 480)) // empty
-    }
-
-    @Test
     fun labelsInOutputIndexOrder() {
         assertEquals(listOf("daisy", "rose", "tulip"),
             Labels.inIndexOrder(listOf(Pair(2, "tulip"), Pair(0, "daisy"), Pair(1, "rose"))))
