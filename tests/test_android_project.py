@@ -139,12 +139,15 @@ def test_missing_model_screen_names_the_bundle_command_and_the_asset_matches_bun
     assert strings["missing_model_command"] == "flowers-mobile bundle --platform android"
     layout = (RES / "layout/view_missing_model.xml").read_text()
     assert "@string/missing_model_command" in layout
-    # The app loads exactly the file `bundle` places, from exactly the folder it places it in.
-    classifier = (MAIN / "kotlin/org/flowersmobile/app/FlowerClassifier.kt").read_text()
-    assert f'MODEL_ASSET = "{DEFAULT_ARTIFACTS["android"]}"' in classifier
+    # The app loads the files `bundle` places from the folder it places them in. The names live in
+    # the core's BundleNames, which its JUnit suite checks against tests/vectors/names.json (and
+    # test_app_vectors.py checks that file against the exporter); the app module, which no
+    # toolchain here compiles, must not spell them out again.
     assert APP / APP_MODEL_DIRS["android"] == MAIN / "assets"
-    assets_code = (MAIN / "kotlin/org/flowersmobile/app/ModelAssets.kt").read_text()
-    assert 'LABELS = "labels.txt"' in assets_code and 'MANIFEST = "manifest.json"' in assets_code
+    app_code = "\n".join(p.read_text() for p in (MAIN / "kotlin").rglob("*.kt"))
+    for name in (DEFAULT_ARTIFACTS["android"], "labels.txt", "manifest.json"):
+        assert f'"{name}"' not in app_code, f"the app spells out {name!r}; use org.flowersmobile.core.BundleNames"
+    assert "BundleNames.MODEL" in app_code and "BundleNames.LABELS" in app_code
 
 
 def test_gradle_build_is_complete():
@@ -194,8 +197,13 @@ def test_the_app_runs_mediapipe_tasks_on_camerax_frames():
     classifier = kotlin["FlowerClassifier.kt"]
     for needed in ("import com.google.mediapipe.tasks.vision.imageclassifier.ImageClassifier", "RunningMode.LIVE_STREAM",
                    "classifyAsync(", "setResultListener", "Delegate.GPU", "Delegate.CPU",
-                   "setModelAssetPath(MODEL_ASSET)", "setRotationDegrees", "setRegionOfInterest"):
+                   "setModelAssetPath(MODEL_ASSET)", "setRotationDegrees"):
         assert needed in classifier, needed
+    # What the model sees: the whole frame (no region of interest, no ViewPort crop), and the
+    # preview letterboxes that same frame, like the iOS app.
+    assert "setRegionOfInterest" not in classifier
+    assert "setViewPort" not in kotlin["MainActivity.kt"]
+    assert 'app:scaleType="fitCenter"' in (RES / "layout/activity_main.xml").read_text()
     assert "setMaxResults" not in classifier  # every class comes back for the smoother
     activity = kotlin["MainActivity.kt"]
     assert "ImageAnalysis.OUTPUT_IMAGE_FORMAT_RGBA_8888" in activity and "ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST" in activity

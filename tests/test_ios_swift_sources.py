@@ -122,9 +122,13 @@ def test_model_file_names_match_what_bundle_writes():
     from flowers_mobile.export.bundle import APP_MODEL_DIRS
     from flowers_mobile.export.manifest import DEFAULT_ARTIFACTS
 
+    # FlowersCore holds the names; its XCTest suite checks them against tests/vectors/names.json
+    # (test_app_vectors.py checks that file against the exporter). The app target, which no
+    # compiler here builds, must take them from FlowersCore rather than spell them out again.
     locator = (APP_SOURCES / "Classification" / "ModelLocator.swift").read_text(encoding="utf-8")
-    assert f'static let packageName = "{DEFAULT_ARTIFACTS["ios"]}"' in locator
-    assert f'static let folderName = "{APP_MODEL_DIRS["ios"].name}"' in locator
+    assert "static let packageName = ModelFolderCheck.packageName" in locator
+    assert "static let folderName = ModelFolderCheck.folderName" in locator
+    assert f'"{DEFAULT_ARTIFACTS["ios"]}"' not in app_text()
     assert (IOS / APP_MODEL_DIRS["ios"]).is_dir()
 
 
@@ -137,11 +141,19 @@ def test_compute_units_offer_all_and_cpu_only():
         assert f"return {unit}" in loader
 
 
-def test_flowers_core_uses_foundation_only():
+def test_flowers_core_uses_foundation_and_cryptokit_only_where_it_exists():
+    """Foundation everywhere; CryptoKit (Apple platforms) only under #if canImport(CryptoKit),
+    whose #else is the plain-Swift SHA-256 that Linux builds and tests."""
     imports = set()
     for path in (CORE / "Sources").rglob("*.swift"):
-        imports |= set(re.findall(r"^\s*import\s+(\w+)", path.read_text(encoding="utf-8"), re.M))
-    assert imports == {"Foundation"}
+        text = path.read_text(encoding="utf-8")
+        imports |= set(re.findall(r"^\s*import\s+(\w+)", text, re.M))
+        if re.search(r"^\s*import\s+CryptoKit", text, re.M):
+            guard = text.index("#if canImport(CryptoKit)")
+            assert guard < text.index("import CryptoKit") < text.index("#endif"), path.name
+    assert imports == {"Foundation", "CryptoKit"}
+    fallback = (CORE / "Sources" / "FlowersCore" / "SHA256.swift").read_text(encoding="utf-8")
+    assert fallback.index("#if !canImport(CryptoKit)") < fallback.index("public struct SHA256")
     manifest = (CORE / "Package.swift").read_text(encoding="utf-8")
     assert manifest.startswith("// swift-tools-version:5.9")
     assert ".iOS(.v16)" in manifest and ".macOS(.v13)" in manifest

@@ -1,7 +1,7 @@
 """labels.txt: UTF-8, one label per line, in output-index order, no blank lines.
 
 One leading UTF-8 byte-order mark (Windows editors write one) is dropped rather than kept in the
-first label; CRLF line ends are accepted. Both apps read labels files by the same rules
+first label; CRLF line ends are accepted, a lone CR is not a line end. Both apps read labels files by the same rules
 (tests/vectors/labels.json holds the cases all three check).
 """
 
@@ -39,7 +39,9 @@ def read_labels(path: str | os.PathLike[str]) -> list[str]:
     if not path.is_file():
         raise UserError(f"labels file not found: {path}", hint="pass --labels or put labels.txt beside the model")
     try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: drops one leading byte-order mark
+        # Bytes, not text mode: universal newlines would turn a lone "\r" into a line break, which
+        # the apps reject. "utf-8-sig" drops one leading byte-order mark.
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UserError(f"labels file {path} is not UTF-8 ({exc.reason})") from exc
     lines = text.split("\n")

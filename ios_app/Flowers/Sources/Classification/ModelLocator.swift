@@ -1,3 +1,4 @@
+import FlowersCore
 import Foundation
 
 /// Where the model comes from inside the app bundle.
@@ -27,10 +28,10 @@ enum ModelSource: Equatable {
 /// its outputs) is assumed here: only the file name the bundle command writes.
 enum ModelLocator {
     static let modelName = "Flowers"
-    static let packageName = "Flowers.mlpackage"
+    static let packageName = ModelFolderCheck.packageName
     /// The folder `flowers-mobile bundle --platform ios` fills: ios_app/Flowers/Model in the
     /// repository, `Model/` in the app bundle.
-    static let folderName = "Model"
+    static let folderName = ModelFolderCheck.folderName
 
     /// `Model/` inside the app bundle (it always exists: the repository keeps a README there).
     static func modelFolder(in bundle: Bundle = .main) -> URL? {

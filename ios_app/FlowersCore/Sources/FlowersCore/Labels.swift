@@ -4,6 +4,9 @@ import Foundation
 /// newline is normal; CRLF line ends are accepted and one leading UTF-8 byte-order mark is dropped.
 /// The same rules as `flowers_mobile.labels` and the Android app's `Labels` (tests/vectors/labels.json).
 public enum LabelsFile {
+    /// The labels file's name in an export folder and in the app's Model/ folder.
+    public static let fileName = "labels.txt"
+
     /// Parse and validate the bytes of a labels file.
     ///
     /// - Parameters:
@@ -11,7 +14,7 @@ public enum LabelsFile {
     ///   - path: where they came from, for messages.
     /// - Returns: the labels in output-index order.
     /// - Throws: `FlowersCoreError.notUTF8` or `.invalidLabels` naming the line.
-    public static func parse(_ data: Data, path: String = "labels.txt") throws -> [String] {
+    public static func parse(_ data: Data, path: String = fileName) throws -> [String] {
         var data = data
         if data.starts(with: [0xEF, 0xBB, 0xBF]) {
             data = Data(data.dropFirst(3))  // a byte-order mark is an encoding marker, not part of a label

@@ -43,7 +43,10 @@ public struct ModelFolderReport: Sendable, Equatable {
 /// names it cannot vouch for.
 public enum ModelFolderCheck {
     public static let platform = "ios"
+    /// The model package `flowers-mobile bundle --platform ios` writes (tests/vectors/names.json).
     public static let packageName = "Flowers.mlpackage"
+    /// The app bundle's folder that holds it, with labels.txt and manifest.json.
+    public static let folderName = "Model"
 
     /// Run every check that the files present allow.
     ///

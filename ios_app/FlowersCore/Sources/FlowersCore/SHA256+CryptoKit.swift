@@ -12,7 +12,9 @@ import CryptoKit
 /// hasher.update(Data("abc".utf8))
 /// hasher.finalize().hex  // "ba7816bf…"
 /// ```
-public struct SHA256: Sendable {
+// @unchecked: CryptoKit's hasher is a value type with no shared state, but not every SDK marks
+// it Sendable.
+public struct SHA256: @unchecked Sendable {
     private var hasher = CryptoKit.SHA256()
 
     public init() {}

@@ -122,4 +122,15 @@ final class SharedVectorsTests: XCTestCase {
             }
         }
     }
+
+    /// The names `flowers-mobile bundle` writes are the names FlowersCore looks for.
+    func testBundleNames() throws {
+        let names = try vectors("names.json")
+        let artifacts = try XCTUnwrap(names["default_artifact"] as? [String: String])
+        let folders = try XCTUnwrap(names["model_folder"] as? [String: String])
+        XCTAssertEqual(ModelFolderCheck.packageName, artifacts[ModelFolderCheck.platform])
+        XCTAssertEqual(ModelFolderCheck.folderName, folders["ios"].map { URL(fileURLWithPath: $0).lastPathComponent })
+        XCTAssertEqual(ExportManifest.fileName, names["manifest"] as? String)
+        XCTAssertEqual(LabelsFile.fileName, names["labels"] as? String)
+    }
 }

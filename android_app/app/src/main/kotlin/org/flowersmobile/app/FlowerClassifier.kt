@@ -9,6 +9,7 @@ import com.google.mediapipe.tasks.vision.core.ImageProcessingOptions
 import com.google.mediapipe.tasks.vision.core.RunningMode
 import com.google.mediapipe.tasks.vision.imageclassifier.ImageClassifier
 import com.google.mediapipe.tasks.vision.imageclassifier.ImageClassifierResult
+import org.flowersmobile.core.BundleNames
 import org.flowersmobile.core.Category
 import java.io.Closeable
 
@@ -75,7 +76,7 @@ class FlowerClassifier private constructor(
     }
 
     companion object {
-        const val MODEL_ASSET = "flowers.tflite"
+        const val MODEL_ASSET = BundleNames.MODEL
         private const val PROBE_SIDE = 32
 
         /**

@@ -2,6 +2,7 @@ package org.flowersmobile.app
 
 import android.content.res.AssetManager
 import org.flowersmobile.core.BundleCheck
+import org.flowersmobile.core.BundleNames
 import org.flowersmobile.core.BundleChecker
 import org.flowersmobile.core.LoadedModel
 import org.flowersmobile.core.Sha256
@@ -12,8 +13,8 @@ import java.io.FileNotFoundException
  * flowers.tflite, labels.txt and manifest.json.
  */
 object ModelAssets {
-    const val LABELS = "labels.txt"
-    const val MANIFEST = "manifest.json"
+    const val LABELS = BundleNames.LABELS
+    const val MANIFEST = BundleNames.MANIFEST
 
     fun modelPresent(assets: AssetManager): Boolean =
         assets.list("")?.contains(FlowerClassifier.MODEL_ASSET) == true

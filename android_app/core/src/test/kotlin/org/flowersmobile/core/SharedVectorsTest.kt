@@ -134,4 +134,13 @@ class SharedVectorsTest {
             }
         }
     }
+
+    /** The names `flowers-mobile bundle` writes are the names the app looks for. */
+    @Test
+    fun bundleNames() {
+        val names = vectors("names.json")
+        assertEquals(names.getAsJsonObject("default_artifact").get("android").asString, BundleNames.MODEL)
+        assertEquals(names.get("labels").asString, BundleNames.LABELS)
+        assertEquals(names.get("manifest").asString, BundleNames.MANIFEST)
+    }
 }
