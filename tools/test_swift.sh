@@ -13,6 +13,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The JSON cases shared with pytest and the Android JUnit suite (SharedVectorsTests.swift also
+# finds them from its own path, for Xcode runs).
+export FLOWERS_VECTORS="$PWD/tests/vectors"
+
 PACKAGE=ios_app/FlowersCore
 SCRATCH="${SWIFT_SCRATCH:-.build/swift/FlowersCore}"
 

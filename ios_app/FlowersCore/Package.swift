@@ -1,7 +1,8 @@
 // swift-tools-version:5.9
 // FlowersCore: the iOS app's platform-independent logic (top-k, smoothing, the confidence
-// threshold, the frame-rate meter, manifest.json / labels.txt checks, SHA-256). Foundation only,
-// so it builds and tests with `swift test` on Linux as well as in Xcode.
+// threshold, the frame-rate meter, manifest.json / labels.txt checks, SHA-256). Foundation only
+// (and CryptoKit's SHA-256 where it exists), so it builds and tests with `swift test` on Linux
+// as well as in Xcode.
 import PackageDescription
 
 let package = Package(

@@ -103,9 +103,9 @@ class ModelManifest(
         /** One strict JSON value spanning the whole text; [ModelBundleException] otherwise. */
         fun readJson(text: String, where: String): JsonElement {
             try {
+                // A new JsonReader is strict; Gson's own parse helpers (JsonParser) switch it to
+                // lenient, which would accept comments, unquoted keys and trailing commas.
                 val reader = JsonReader(StringReader(text))
-                // Strict (the default): Gson's own parse helpers switch to lenient parsing.
-                reader.isLenient = false
                 val root = elementAdapter.read(reader)
                 if (reader.peek() != JsonToken.END_DOCUMENT) throw IOException("more than one JSON value")
                 return root
