@@ -7,9 +7,6 @@ Nothing here needs the Android SDK; each check reads the files as AAPT2 and Grad
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -211,18 +208,8 @@ def test_the_app_runs_mediapipe_tasks_on_camerax_frames():
     assert "switchBackend(Backend.CPU)" in model and "Backend.GPU" in model  # CPU first, GPU as the option
 
 
-def _check_jsonschema() -> str:
-    exe = Path(sys.executable).with_name("check-jsonschema")
-    found = str(exe) if exe.exists() else shutil.which("check-jsonschema")
-    if not found:
-        pytest.skip("check-jsonschema is not installed (pip install -e '.[dev]')")
-    return found
-
-
-def test_workflow_matches_the_github_schema_and_builds_the_apk():
-    result = subprocess.run([_check_jsonschema(), "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_workflow_builds_the_apk():
+    # Its schema is checked with every other workflow's by test_workflows.py.
     text = WORKFLOW.read_text()
     assert "actions/setup-java@" in text and 'java-version: "17"' in text
     assert "./gradlew --stacktrace test assembleDebug" in text
@@ -232,14 +219,6 @@ def test_workflow_matches_the_github_schema_and_builds_the_apk():
     assert check and check.group(1) == "android_app/app/build/outputs/apk/debug/app-debug.apk"
     assert text.index("./gradlew --stacktrace test assembleDebug") < text.index("python3 tools/check_16kb.py")
     assert (REPO / "tools/check_16kb.py").is_file()
-
-
-def test_schema_check_rejects_a_broken_workflow(tmp_path):
-    broken = tmp_path / "android.yml"
-    broken.write_text(WORKFLOW.read_text().replace("runs-on: ubuntu-latest", "runs_on: ubuntu-latest"))
-    result = subprocess.run([_check_jsonschema(), "--builtin-schema", "vendor.github-workflows", str(broken)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode != 0
 
 
 def test_readme_tells_how_to_build_run_and_swap_the_model():
