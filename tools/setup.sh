@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what flowers-mobile needs on a fresh Debian/Ubuntu machine: the Debian packages
-# (libusb-1.0-0 for tflite-support's native code; kotlin + junit4 for the Android app's pure-Kotlin
+# (libusb-1.0-0 for tflite-support's native code; kotlin, junit4 and Gson (libgoogle-gson-java) for the Android app's pure-Kotlin
 # tests), a virtualenv in .venv, and the pinned Python packages. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,7 @@ need_debs=()
 [ -e /usr/lib/x86_64-linux-gnu/libusb-1.0.so.0 ] || ldconfig -p 2>/dev/null | grep -q libusb-1.0.so.0 || need_debs+=(libusb-1.0-0)
 command -v kotlinc >/dev/null 2>&1 || need_debs+=(kotlin)
 [ -e /usr/share/java/junit4.jar ] || need_debs+=(junit4)
+[ -e /usr/share/java/gson.jar ] || need_debs+=(libgoogle-gson-java)
 if [ ${#need_debs[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_debs[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
