@@ -4,6 +4,7 @@ resumable phase state with its early stopping."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,11 +20,8 @@ from flowers_mobile.training.state import PhaseState
 
 def _cfg(**training) -> Config:
     cfg = Config()
-    cfg.model.input_size, cfg.model.alpha, cfg.model.weights = 32, 0.35, "none"
-    cfg.training.batch_size = 4
-    for key, value in training.items():
-        setattr(cfg.training, key, value)
-    return cfg
+    return replace(cfg, model=replace(cfg.model, input_size=32, alpha=0.35, weights="none"),
+                   training=replace(cfg.training, batch_size=4, **training))
 
 
 def test_features_are_computed_once_per_image_plus_augmented_copies(tmp_path):

@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -64,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     from flowers_mobile.model import build_classifier, freeze_backbone
     from flowers_mobile.training.features import build_head, extract_features
 
-    cfg = Config()
-    cfg.model.input_size, cfg.model.alpha, cfg.model.weights = args.input_size, args.alpha, "none"
-    cfg.training.batch_size = args.batch_size
+    cfg = Config()  # frozen: a changed copy
+    cfg = replace(cfg, model=replace(cfg.model, input_size=args.input_size, alpha=args.alpha, weights="none"),
+                  training=replace(cfg.training, batch_size=args.batch_size))
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if data is None:

@@ -99,7 +99,10 @@ def main() -> int:
     function = tflite.frozen_function(model, (160, 160))
     models: dict[str, bytes] = {}
     seconds: dict[str, float] = {}
-    for precision in ("float32", "float16", "dynamic", "int8"):
+    from flowers_mobile import variants
+
+    # Every TFLite precision but the fallback (converted apart below), largest first.
+    for precision in [p for p in reversed(variants.preference_order()) if p != "int8_fallback"]:
         t = time.perf_counter()
         models[precision] = tflite.convert_tflite(function, precision, calib)
         seconds[precision] = time.perf_counter() - t

@@ -7,8 +7,8 @@ runtime, and that the numpy executor (what Linux CI trusts) answers like that ru
         [--max-images 200] [--executor-only] [--compute-units ALL]
 
 Prints top-1 agreement and max abs probability difference for each pair and checks them
-against the limits for the package's precision (config.parity: float32 by max abs diff,
-float16 by top-1 agreement and max abs diff, compressed variants by the int8 top-1 limit).
+against the package variant's row of config.parity.limits (float32 by max abs diff, float16 by
+top-1 agreement and max abs diff, each compressed variant by its own top-1 agreement limit).
 Exit 0 when every pair is within limits, 1 when one is not, 2 for bad input or when the
 native runtime is unavailable (anything but macOS) and --executor-only was not given.
 """
@@ -24,19 +24,27 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from flowers_mobile import variants  # noqa: E402
 from flowers_mobile.config import ParityConfig  # noqa: E402
 from flowers_mobile.errors import UserError  # noqa: E402
 from flowers_mobile.images import IMAGE_SUFFIXES, load_image  # noqa: E402
 
 
 def limits(precision: str, pc: ParityConfig) -> dict[str, tuple[str, float]]:
-    """metric -> (op, limit) for a package of `precision`."""
-    if precision == "float32":
-        return {"max_abs_diff": ("<=", pc.float32_max_abs_diff)}
-    if precision == "float16":
-        return {"top1_agreement": (">=", pc.float16_min_top1_agreement),
-                "max_abs_diff": ("<=", pc.float16_max_abs_diff)}
-    return {"top1_agreement": (">=", pc.int8_min_top1_agreement)}
+    """metric -> (op, limit) for a package of `precision`, from its variant's `parity.limits` row
+    (flowers_mobile/variants.py): top-1 agreement where the row holds one, and for compute
+    precisions the max abs difference bounded by the row's p99 bound (stricter: every image)."""
+    variant = variants.variant_of("mlpackage", precision)
+    if variant is None:
+        raise UserError(f"the package's precision {precision!r} is no Core ML variant",
+                        hint=f"known: {', '.join(v.precision for v in variants.CATALOGUE if v.format == 'mlpackage')}")
+    row = pc.limits.variants()[variant.limits]
+    rules: dict[str, tuple[str, float]] = {}
+    if row.min_agreement > 0:
+        rules["top1_agreement"] = (">=", row.min_agreement)
+    if variant.kind == "coreml_precision":
+        rules["max_abs_diff"] = ("<=", row.max_p99_abs_diff)
+    return rules
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float]:

@@ -270,6 +270,10 @@ def plan_entries(manifest: dict[str, Any], export_dir: Path, model: Path | None,
                  task_library: bool = True, mediapipe: bool = True) -> list[tuple[BenchEntry, Path]]:
     """What to measure: Keras (reference), each artifact through its default runtime, and the
     Android default `flowers.tflite` also through the Task Library and MediaPipe Tasks."""
+    # Imported here, not at the top: the worker processes import this module and never plan.
+    from flowers_mobile.parity.plan import is_android_default, runtime_available
+    from flowers_mobile.variants import plan_runtimes
+
     plan: list[tuple[BenchEntry, Path]] = []
     if model is not None:
         plan.append((BenchEntry(file=model.name, runtime="keras", format=model.suffix.lstrip("."),
@@ -278,11 +282,9 @@ def plan_entries(manifest: dict[str, Any], export_dir: Path, model: Path | None,
     # Named precision files first, so the copy (flowers.tflite) is the one left out.
     for art in sorted(manifest["artifacts"], key=lambda a: a["file"] in DEFAULT_ARTIFACTS.values()):
         fmt = art["format"]
-        runtimes = {"tflite": ["litert"], "mlpackage": ["coreml" if sys.platform == "darwin" else "coreml_executor"],
-                    "saved_model": ["saved_model"]}.get(fmt, [])
-        if fmt == "tflite" and (
-                art["file"] == DEFAULT_ARTIFACTS["android"] or "android" in (art.get("default_for") or [])):
-            runtimes += [name for name, wanted in (("task_library", task_library), ("mediapipe", mediapipe)) if wanted]
+        runtimes = plan_runtimes(fmt, available=runtime_available, android_default=is_android_default(art),
+                                 metadata_runtimes=[name for name, wanted in (("task_library", task_library),
+                                                                              ("mediapipe", mediapipe)) if wanted])
         for runtime in runtimes:
             if (art["sha256"], runtime) in seen:  # flowers.tflite is a copy of a precision file
                 continue

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from flowers_mobile import variants
 from flowers_mobile.errors import UserError
 
 DEFAULT_CONFIG_FILE = "config.json"
@@ -26,7 +27,7 @@ def _range(lo: float | None = None, hi: float | None = None, *, lo_open: bool = 
     return {"range": (lo, hi, lo_open, hi_open)}
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     """Where images come from and how they are split."""
 
@@ -57,7 +58,7 @@ class DataConfig:
     augment_contrast: float = field(default=0.1, metadata=_range(0, 1))
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """The classifier: a MobileNetV2 backbone, pooling, dropout, softmax head."""
 
@@ -68,7 +69,7 @@ class ModelConfig:
     dropout: float = field(default=0.2, metadata=_range(0, 1, hi_open=True))
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainingConfig:
     batch_size: int = field(default=32, metadata=_range(1))
     #: Phase 1: head only, on cached backbone features.
@@ -101,7 +102,7 @@ class TrainingConfig:
     deterministic: bool = True
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExportConfig:
     #: TFLite precisions written by `convert --target tflite`. `flowers.tflite` is the one chosen by
     #: measured fidelity (export/choose_default.py); the first when nothing can be measured.
@@ -114,8 +115,13 @@ class ExportConfig:
     #: fallback for its most sensitive layers (export/int8_fallback.py), at most this many times
     #: the plain int8 size; 0 turns it off.
     int8_fallback_budget: float = field(default=1.25, metadata=_range(0))
+    #: The Core ML compute precision of the default package, `Flowers.mlpackage`.
     coreml_precision: Literal["float16", "float32"] = "float16"
-    #: Extra Core ML variants: any of "linear8", "palette6", "palette4".
+    #: Core ML compute precisions written besides it, as `Flowers_<precision>.mlpackage`
+    #: (`convert --coreml-precision`); [] writes none.
+    coreml_extra_precisions: list[str] = field(default_factory=list)
+    #: Weight-compressed Core ML variants of the default package: any of "linear8", "palette6",
+    #: "palette4" (`convert --coreml-compress`); [] writes none.
     coreml_compression: list[str] = field(default_factory=list)
     coreml_minimum_target: Literal["iOS15", "iOS16", "iOS17", "iOS18"] = "iOS16"
     model_name: str = "Flowers"
@@ -125,7 +131,7 @@ class ExportConfig:
     version: str = "1.0"
 
 
-@dataclass
+@dataclass(frozen=True)
 class VariantLimits:
     """What one export variant is held to against the Keras model (docs/parity.md).
 
@@ -152,7 +158,7 @@ def _limits(near_tie: float, agreement: float, drop: float, p99: float, mean_tv:
     return field(default_factory=lambda: VariantLimits(near_tie, agreement, drop, p99, mean_tv))
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParityLimits:
     """The limits per export variant: one row per variant (TFLite precisions by name, Core ML
     compute precisions as coreml_float16 / coreml_float32, Core ML weight compression by its
@@ -178,7 +184,7 @@ class ParityLimits:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
-@dataclass
+@dataclass(frozen=True)
 class ParityConfig:
     limits: ParityLimits = field(default_factory=ParityLimits)
     #: Inconclusive verdicts fail the run (as `parity --strict`).
@@ -225,7 +231,7 @@ class ParityConfig:
         return self.limits.palette4.min_agreement
 
 
-@dataclass
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -356,12 +362,28 @@ def _check_cross_fields(config: Config) -> None:
     total = d.train_fraction + d.val_fraction + d.test_fraction
     if abs(total - 1.0) > 1e-6:
         raise UserError(f"config: data.train_fraction + data.val_fraction + data.test_fraction = {total:g}, must be 1")
-    known = {"int8", "float16", "dynamic", "float32"}
-    for p in config.export.tflite_precisions:
-        if p not in known:
-            raise UserError(f"config: export.tflite_precisions has {p!r}; known: {', '.join(sorted(known))}")
+    # The names each list accepts come from the variant catalogue (flowers_mobile/variants.py).
+    for key, kind in (("tflite_precisions", "tflite"), ("coreml_extra_precisions", "coreml_precision"),
+                      ("coreml_compression", "coreml_compression")):
+        known = variants.names(kind)
+        for p in getattr(config.export, key):
+            if p not in known:
+                raise UserError(f"config: export.{key} has {p!r}; known: {', '.join(known)}")
     if not config.export.tflite_precisions:
         raise UserError("config: export.tflite_precisions is empty; give at least one precision")
-    for c in config.export.coreml_compression:
-        if c not in {"linear8", "palette6", "palette4"}:
-            raise UserError(f"config: export.coreml_compression has {c!r}; known: linear8, palette6, palette4")
+
+
+def config_for_run(model_path: str | os.PathLike[str] | None, path: str | os.PathLike[str] | None = None,
+                   overrides: list[str] | None = None) -> Config:
+    """The config a verb that reads a trained model runs with (`convert`, `parity`, `evaluate`).
+
+    `path` (--config) when given; else the run's own effective config, the `config.json` that
+    training wrote beside the model, so that its data split (the "test" split parity and evaluate
+    read) and its export settings are the run's; else `./config.json`, else the defaults. The
+    `--set` overrides, and the flags the commands turn into overrides, apply on top.
+    """
+    if path is None and model_path is not None:
+        beside = Path(model_path).parent / DEFAULT_CONFIG_FILE
+        if beside.is_file():
+            path = beside
+    return load_config(path, overrides)

@@ -19,6 +19,7 @@ import numpy as np
 from flowers_mobile.data.sources import find_images
 from flowers_mobile.errors import UserError
 from flowers_mobile.images import IMAGE_SUFFIXES, ImageLoadError, load_image
+from flowers_mobile.parity.plan import default_runtime
 from flowers_mobile.runtimes.base import load_predictor
 
 #: Images per `predict` call: bounds memory for large folders.
@@ -95,7 +96,7 @@ def predict_images(inputs: Sequence[str | os.PathLike[str]], model: str | os.Pat
     if top_k < 1:
         raise UserError(f"--top-k must be at least 1, got {top_k}")
     paths = expand_inputs(inputs)
-    predictor = load_predictor(model, runtime, threads=threads)
+    predictor = load_predictor(model, runtime or default_runtime(model), threads=threads)
     try:
         result = PredictResult(model=str(model), runtime=predictor.runtime, describe=predictor.describe())
         h, w = predictor.input_size

@@ -10,7 +10,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from flowers_mobile.commands.common import ConfigOpt, SetOpt, get_config, table_console
+from flowers_mobile.commands.common import RunConfigOpt, SetOpt, run_config, table_console
 
 
 def register(app: typer.Typer) -> None:
@@ -21,25 +21,31 @@ def convert(
     model: Annotated[Path, typer.Option("--model", "-m", help="Keras classifier (.keras or .h5).")] = Path("models/run/model.keras"),
     labels: Annotated[Path | None, typer.Option("--labels", "-l", help="Labels file (default: labels.txt beside the model).")] = None,
     target: Annotated[list[str] | None, typer.Option("--target", "-t", metavar="tflite|coreml|saved_model|all", help="What to export (repeatable).")] = None,
-    quantize: Annotated[list[str] | None, typer.Option("--quantize", "-q", metavar="int8|fp16|dynamic|none", help="TFLite precisions (repeatable; default: export.tflite_precisions).")] = None,
+    quantize: Annotated[list[str] | None, typer.Option("--quantize", "-q", metavar="int8|fp16|dynamic|none", help="TFLite precisions, in place of export.tflite_precisions (repeatable).")] = None,
     data: Annotated[Path | None, typer.Option("--data", "-d", help="Images for int8 calibration: the training data (classes must match the labels) or any folder of images.")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Export folder (replaced as a whole on success).")] = Path("models/export"),
     normalize: Annotated[str, typer.Option("--normalize", metavar="none|mobilenet|imagenet|SCALE,OFFSET", help="Input normalization the model expects; added in front so exports take raw 0..255 pixels.")] = "none",
-    coreml_precision: Annotated[str | None, typer.Option("--coreml-precision", metavar="float16|float32", help="Core ML compute precision (default: export.coreml_precision).")] = None,
-    coreml_compress: Annotated[list[str] | None, typer.Option("--coreml-compress", metavar="linear8|palette6|palette4", help="Extra compressed Core ML variants (repeatable).")] = None,
+    coreml_precision: Annotated[str | None, typer.Option("--coreml-precision", metavar="float16|float32|all", help="Also write a Core ML package at this compute precision, as Flowers_<precision>.mlpackage (export.coreml_extra_precisions); Flowers.mlpackage keeps export.coreml_precision.")] = None,
+    coreml_compress: Annotated[list[str] | None, typer.Option("--coreml-compress", metavar="linear8|palette6|palette4", help="Compressed Core ML variants, in place of export.coreml_compression (repeatable).")] = None,
     default: Annotated[str | None, typer.Option("--default", metavar="int8|fp16|dynamic|none", help="TFLite precision copied to flowers.tflite (default: the first of int8, dynamic, float16, float32 that meets the int8 parity limits on the data's held-out images).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress line per step.")] = True,
-    config: ConfigOpt = None,
+    config: RunConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
     """Convert a trained classifier for phones and servers, with labels inside and a manifest."""
     from flowers_mobile.export.convert import convert as run_convert
+    from flowers_mobile.variants import coreml_compressions, coreml_extra, resolve_precisions
 
-    cfg = get_config(config, set_)
+    # The flags that stand for config keys become overrides of those keys (canonical names first,
+    # so that fp16 or "int8,none" validate as the config's own values).
+    cfg = run_config(model, config, set_, {
+        "export.tflite_precisions": resolve_precisions(quantize) if quantize else None,
+        "export.coreml_extra_precisions": coreml_extra(coreml_precision),
+        "export.coreml_compression": coreml_compressions(coreml_compress) if coreml_compress else None,
+    })
     started = time.perf_counter()
-    manifest = run_convert(model, out, cfg, labels_path=labels, targets=target or ["tflite"], precisions=quantize,
-                           data_dir=data, normalize=normalize, coreml_precision=coreml_precision,
-                           coreml_compression=coreml_compress, progress=progress, default=default)
+    manifest = run_convert(model, out, cfg, labels_path=labels, targets=target or ["tflite"], data_dir=data,
+                           normalize=normalize, progress=progress, default=default)
     table_console().print(artifact_table(manifest, out, time.perf_counter() - started))
 
 

@@ -17,7 +17,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from flowers_mobile.commands.common import ConfigOpt, SetOpt, console, get_config, table_console
+from flowers_mobile.commands.common import (
+    ConfigOpt,
+    SetOpt,
+    console,
+    flag_overrides,
+    get_config,
+    table_console,
+)
 from flowers_mobile.errors import CheckFailed, UserError
 
 data_app = typer.Typer(help="Datasets: generate the offline synthetic one, fetch the public ones, check a folder.",
@@ -41,16 +48,17 @@ def synth(
     """Generate drawn flowers: the offline dataset for the demo and the tests."""
     from flowers_mobile.data.synth import generate_dataset
 
-    cfg = get_config(config, set_).data
-    n_classes = classes if classes is not None else cfg.synth_classes
-    n_per = per_class if per_class is not None else cfg.synth_per_class
-    n_test = test_per_class if test_per_class is not None else cfg.synth_test_per_class
+    # Each flag is an override of the data key it stands for, validated with the rest.
+    cfg = get_config(config, [*(set_ or []), *flag_overrides({
+        "data.synth_classes": classes, "data.synth_per_class": per_class, "data.synth_image_size": size,
+        "data.seed": seed, "data.synth_test_per_class": test_per_class})]).data
+    n_classes, n_per, n_test = cfg.synth_classes, cfg.synth_per_class, cfg.synth_test_per_class
     total = n_classes * (n_per + n_test)
     with Progress(TextColumn("synth"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   console=console, transient=True) as bar:
         task = bar.add_task("images", total=total)
-        names = generate_dataset(out, n_classes, n_per, size if size is not None else cfg.synth_image_size,
-                                 seed if seed is not None else cfg.seed, on_image=lambda: bar.advance(task),
+        names = generate_dataset(out, n_classes, n_per, cfg.synth_image_size, cfg.seed,
+                                 on_image=lambda: bar.advance(task),
                                  test_per_class=n_test,
                                  val_share=cfg.val_fraction / (cfg.train_fraction + cfg.val_fraction))
     layout = f" (train/val/test, {n_classes * n_test} test)" if n_test else ""
@@ -93,8 +101,8 @@ def check(
     """Find unreadable, odd, too-small, duplicated and leaking images. Exit 1 on errors, 0 with warnings."""
     from flowers_mobile.data.check import check_dataset
 
-    cfg = get_config(config, set_).data
-    report = check_dataset(folder, cfg, min_side=min_side)
+    cfg = get_config(config, [*(set_ or []), *flag_overrides({"data.min_image_side": min_side})]).data
+    report = check_dataset(folder, cfg)
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
     else:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flowers_mobile.commands.common import ConfigOpt, SetOpt, console, get_config
+from flowers_mobile.commands.common import RunConfigOpt, SetOpt, console, run_config
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +22,7 @@ def evaluate(
     split: Annotated[str, typer.Option(help="test, val, train, or all (every image in --data).")] = "test",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Report folder (default: MODEL_DIR/eval-SPLIT).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
-    config: ConfigOpt = None,
+    config: RunConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
     """Accuracy, top-5, macro F1, per-class precision/recall/F1 and a confusion matrix.
@@ -35,8 +35,7 @@ def evaluate(
 
     # The run's own config.json (beside the model) by default: then "test" is the split that
     # training held out (same fractions and seed).
-    run_config = model.parent / "config.json"
-    cfg = get_config(config if config is not None or not run_config.is_file() else run_config, set_)
+    cfg = run_config(model, config, set_)
     out_dir = out if out is not None else model.parent / f"eval-{split}"
     metrics = run_evaluation(model, data, cfg, split=split, out_dir=out_dir)
     if json_out:

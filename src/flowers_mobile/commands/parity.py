@@ -10,11 +10,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from flowers_mobile.commands.common import (
-    ConfigOpt,
+    RunConfigOpt,
     SetOpt,
     console,
     err_console,
-    get_config,
+    run_config,
     table_console,
 )
 from flowers_mobile.errors import CheckFailed, UserError
@@ -45,7 +45,7 @@ def parity(
         metavar="KEY=RUNTIME")] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Inconclusive verdicts (too few images to tell) fail "
                                          "too (default: parity.strict).")] = False,
-    config: ConfigOpt = None,
+    config: RunConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
     """Compare every export with the Keras model; exit 1 when one fails its limits.
@@ -62,11 +62,12 @@ def parity(
         undecided_line,
     )
 
-    cfg = get_config(config, set_)
+    # --max-images and --strict are overrides of parity.max_images and parity.strict.
+    cfg = run_config(model, config, set_, {"parity.max_images": max_images, "parity.strict": True if strict else None})
     with console.status("parity") as status:
-        report = run_parity(model, exports, data, cfg, max_images=max_images, runtimes=_parse_runtimes(runtime),
-                            progress=lambda msg: status.update(f"parity: {escape(msg)}"),
-                            strict=strict or cfg.parity.strict)
+        report = run_parity(model, exports, data, cfg, max_images=cfg.parity.max_images,
+                            runtimes=_parse_runtimes(runtime),
+                            progress=lambda msg: status.update(f"parity: {escape(msg)}"), strict=cfg.parity.strict)
     # Piped output (make demo, CI logs) is not width-limited: keep the table on one line per export.
     out = table_console()
     table = Table(title=f"parity: {report.images} {report.split} images, Keras accuracy "

@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from flowers_mobile import variants
 from flowers_mobile.config import ParityConfig
 from flowers_mobile.errors import UserError
 
-#: Order of preference for the default artifact.
-PREFERENCE = ("int8", "int8_fallback", "dynamic", "float16", "float32")
+#: Order of preference for the default artifact: each variant's place in the catalogue.
+PREFERENCE = variants.preference_order()
 
 
 @dataclass
@@ -41,11 +42,9 @@ class Choice:
 
 def forced_default(default: str | None, precisions: list[str]) -> str | None:
     """`--default`, canonical; UserError when it names a precision that is not being converted."""
-    from flowers_mobile.export.tflite import precision_name
-
     if default is None:
         return None
-    name = precision_name(default)
+    name = variants.tflite_precision(default)
     if name not in precisions:
         raise UserError(f"--default {default}: no {name} TFLite model is being converted",
                         hint=f"choose one of {', '.join(precisions) or 'nothing (add --target tflite)'}, "
@@ -133,24 +132,23 @@ def measure_and_choose(export_dir: Any, precisions: list[str], model: Any, datas
     from pathlib import Path
 
     from flowers_mobile.export import fidelity
-    from flowers_mobile.export.tflite import tflite_file_name
 
     export_dir = Path(export_dir)
-    sizes = {p: (export_dir / tflite_file_name(p)).stat().st_size for p in precisions}
+    sizes = {p: (export_dir / variants.tflite_file(p)).stat().st_size for p in precisions}
     held = None
     if dataset is not None:
         held = fidelity.fidelity_set(model, dataset, labels, input_size, cfg.parity.max_images, cfg.data.seed,
                                      cfg.parity.confident_margin)
     figures = None
     if held is not None:
-        figures = {p: fidelity.measure_tflite(export_dir / tflite_file_name(p), held) for p in precisions}
+        figures = {p: fidelity.measure_tflite(export_dir / variants.tflite_file(p), held) for p in precisions}
     choice = choose_default(precisions, figures, sizes, cfg.parity, forced)
     int8 = next((c for c in choice.candidates if c["precision"] == "int8"), None)
     if fallback is not None and figures is not None and forced is None and int8 is not None \
             and not int8["meets_limits"] and "int8_fallback" not in precisions:
         fallback()
         precisions = [*precisions, "int8_fallback"]
-        path = export_dir / tflite_file_name("int8_fallback")
+        path = export_dir / variants.tflite_file("int8_fallback")
         sizes["int8_fallback"] = path.stat().st_size
         figures["int8_fallback"] = fidelity.measure_tflite(path, held)
         choice = choose_default(precisions, figures, sizes, cfg.parity, forced)

@@ -19,17 +19,16 @@ while this one writes the other precisions and targets.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from flowers_mobile import variants
 from flowers_mobile.config import Config
 from flowers_mobile.errors import UserError
-from flowers_mobile.export.choose_default import forced_default, measure_and_choose
+from flowers_mobile.export.choose_default import forced_default
 from flowers_mobile.export.manifest import (
-    DEFAULT_ARTIFACTS,
     LABELS_NAME,
     MANIFEST_NAME,
     Artifact,
@@ -38,24 +37,20 @@ from flowers_mobile.export.manifest import (
     write_manifest,
 )
 from flowers_mobile.export.steps import Steps as _Steps
-from flowers_mobile.export.tflite import DEFAULT_TFLITE, precision_name, tflite_file_name
-from flowers_mobile.fsutil import atomic_dir, atomic_write_bytes, sha256_file
+from flowers_mobile.export.tflite_target import TFLiteWork
+from flowers_mobile.fsutil import atomic_dir, sha256_file
 from flowers_mobile.labels import read_labels, write_labels
+from flowers_mobile.variants import coreml_compressions, coreml_extra, resolve_precisions
 
 TARGETS = ("tflite", "coreml", "saved_model")
 SAVED_MODEL_DIR = "saved_model"
 DEFAULT_OUT = "models/export"
 
 
-def _split(values: Sequence[str]) -> list[str]:
-    """`--target tflite,coreml` and `--target tflite --target coreml` mean the same."""
-    return [part for value in values for part in value.split(",") if part.strip()] or list(values)
-
-
 def resolve_targets(targets: Sequence[str]) -> list[str]:
     """Targets in canonical order; "all" means every one. UserError for an unknown name."""
     wanted: set[str] = set()
-    for name in _split(targets or ("tflite",)):
+    for name in variants.split_names(targets or ("tflite",)):
         key = name.strip().lower().replace("-", "_")
         if key == "all":
             wanted.update(TARGETS)
@@ -66,42 +61,21 @@ def resolve_targets(targets: Sequence[str]) -> list[str]:
     return [t for t in TARGETS if t in wanted]
 
 
-def resolve_precisions(precisions: Sequence[str]) -> list[str]:
-    """Canonical precisions, deduplicated, in the given order."""
-    out: list[str] = []
-    for name in _split(precisions):
-        canonical = precision_name(name)
-        if canonical not in out:
-            out.append(canonical)
-    if "int8_fallback" in out and "int8" not in out:  # it is built from, and measured against, plain int8
-        out.insert(out.index("int8_fallback"), "int8")
-    if not out:
-        raise UserError("no TFLite precision given", hint="use --quantize int8|fp16|dynamic|none")
-    return out
+def effective_config(cfg: Config, precisions: Sequence[str] | None = None, coreml_precision: str | None = None,
+                     coreml_compression: Sequence[str] | None = None) -> Config:
+    """`cfg` with the Python API's keyword options in place of the keys they stand for.
 
-
-def coreml_exporter(precision: str | None = None, compression: Sequence[str] | None = None) -> Any:
-    """`flowers_mobile.export.coreml.export_coreml`, or UserError when this build has no Core ML export.
-
-    The Core ML options are checked here too (when the module offers its checkers), so a typo
-    fails before any conversion starts.
+    None leaves a key as the config has it; any list, [] included, replaces it ([] compression:
+    no compressed variant). What the export then reads, and the manifest records, is this config.
     """
-    import importlib
-
-    try:
-        module = importlib.import_module("flowers_mobile.export.coreml")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("flowers_mobile.export.coreml", "coremltools"):
-            raise
-        missing = "coremltools is not installed" if exc.name == "coremltools" else \
-            "the Core ML exporter (flowers_mobile.export.coreml) is not part of this build"
-        raise UserError(f"--target coreml is not available: {missing}",
-                        hint="use --target tflite or saved_model") from exc
-    if precision is not None and hasattr(module, "normalize_precision"):
-        module.normalize_precision(precision)
-    if compression and hasattr(module, "normalize_compression"):
-        module.normalize_compression(list(compression))
-    return module.export_coreml
+    changes: dict[str, Any] = {}
+    if precisions is not None:
+        changes["tflite_precisions"] = resolve_precisions(precisions)
+    if coreml_precision is not None:
+        changes["coreml_extra_precisions"] = coreml_extra(coreml_precision)
+    if coreml_compression is not None:
+        changes["coreml_compression"] = coreml_compressions(coreml_compression)
+    return replace(cfg, export=replace(cfg.export, **changes)) if changes else cfg
 
 
 def _check_out_dir(out_dir: Path, inputs: dict[str, Path | None]) -> None:
@@ -121,6 +95,24 @@ def _check_out_dir(out_dir: Path, inputs: dict[str, Path | None]) -> None:
                             hint="write the export to another folder")
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One convert, checked before TensorFlow loads: what to read, what to write, with which config."""
+
+    cfg: Config
+    model_path: Path
+    labels_file: Path
+    labels: list[str]
+    targets: list[str]
+    precisions: list[str]
+    forced: str | None
+    norm: Any
+    data_path: Path | None
+    calibration: list[Path] | None
+    dataset: Any | None
+    out_dir: Path
+
+
 def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], cfg: Config, *,
             labels_path: str | os.PathLike[str] | None = None, targets: Sequence[str] = ("tflite",),
             precisions: Sequence[str] | None = None, data_dir: str | os.PathLike[str] | None = None,
@@ -132,16 +124,16 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     Args:
         model_path: a `.keras` or `.h5` image classifier.
         out_dir: the export folder (replaced as a whole on success).
-        cfg: the config (export and data sections are used).
+        cfg: the config (export and data sections are used); the CLI's flags arrive in it.
         labels_path: labels file; default `labels.txt` beside the model.
         targets: any of tflite, coreml, saved_model, or all.
-        precisions: TFLite precisions (int8, fp16/float16, dynamic, none/float32); default
-            `cfg.export.tflite_precisions`. One is copied to `flowers.tflite` (see `default`).
+        precisions, coreml_precision, coreml_compression: for Python callers, in place of
+            `export.tflite_precisions`, `export.coreml_extra_precisions` ("all": both) and
+            `export.coreml_compression` (see `effective_config`: None keeps the config's, [] is none).
         data_dir: images for int8 calibration: a labelled dataset (its training split; its classes
             must be the labels) or any folder of unlabelled images.
         normalize: none | mobilenet | imagenet | SCALE,OFFSET, for models that expect
             normalized input (see `keras_io.parse_normalize`).
-        coreml_precision, coreml_compression: passed to the Core ML exporter (None: config).
         progress: show a Rich progress line per step (on stderr).
         default: the precision copied to `flowers.tflite` (None: measured, see `choose_default`).
     Returns:
@@ -149,11 +141,35 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     Raises:
         UserError: any bad input; nothing is written then.
     """
+    cfg = effective_config(cfg, precisions, coreml_precision, coreml_compression)
+    job = _prepare(model_path, out_dir, cfg, labels_path, targets, data_dir, normalize, default)
+    # int8 calibration is the long step: with other work to overlap, a second process does it, and
+    # it starts now so that its TensorFlow import overlaps with loading the model here.
+    background = None
+    if "int8" in job.precisions and (len(job.precisions) > 1 or len(job.targets) > 1):
+        from flowers_mobile.export.tflite import BackgroundConversion
+
+        background = BackgroundConversion()
+    try:
+        with _Steps(progress) as steps:
+            model, info, representative = _load(job, steps)
+            with atomic_dir(job.out_dir) as tmp:
+                manifest = _write_export(job, model, info, representative, tmp, steps, background)
+    finally:
+        if background is not None:
+            background.cancel()
+    manifest["timings_s"] = steps.seconds  # returned for reports; not part of the written contract
+    return manifest
+
+
+def _prepare(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], cfg: Config,
+             labels_path: str | os.PathLike[str] | None, targets: Sequence[str],
+             data_dir: str | os.PathLike[str] | None, normalize: str, default: str | None) -> _Job:
+    """Every cheap check, before TensorFlow loads: a typo must not wait for it."""
     from flowers_mobile.export import keras_io
 
-    # 1. Cheap checks first: a typo must not wait for TensorFlow.
     target_list = resolve_targets(targets)
-    precision_list = resolve_precisions(precisions or cfg.export.tflite_precisions) if "tflite" in target_list else []
+    precision_list = resolve_precisions(cfg.export.tflite_precisions) if "tflite" in target_list else []
     forced = forced_default(default, precision_list)
     norm = keras_io.parse_normalize(normalize)
     model_path = Path(model_path)
@@ -170,63 +186,55 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     calibration, dataset = None, None
     if data_path is not None:  # checked even without int8: a wrong folder is an error either way
         calibration, dataset = _data_for_export(data_path, labels, cfg)
-    export_coreml = coreml_exporter(coreml_precision, coreml_compression) if "coreml" in target_list else None
-    out_dir = Path(out_dir)
-    _check_out_dir(out_dir, {"model": model_path, "labels file": labels_file, "data folder": data_path})
+    out = Path(out_dir)
+    _check_out_dir(out, {"model": model_path, "labels file": labels_file, "data folder": data_path})
+    return _Job(cfg, model_path, labels_file, labels, target_list, precision_list, forced, norm, data_path,
+                calibration, dataset, out)
 
-    # int8 calibration is the long step: with other work to overlap, a second process does it, and
-    # it starts now so that its TensorFlow import overlaps with loading the model here.
-    background = None
-    if "int8" in precision_list and (len(precision_list) > 1 or len(target_list) > 1):
-        from flowers_mobile.export.tflite import BackgroundConversion
 
-        background = BackgroundConversion()
-    try:
-        with _Steps(progress) as steps:
-            # 2. The model, once.
-            with steps.step(f"load {model_path.name}"):
-                raw_model = keras_io.load_keras_model(model_path)
-                info = keras_io.validate_classifier(raw_model, where=str(model_path))
-                keras_io.check_labels_match(labels, info.num_classes, str(labels_file), str(model_path))
-                model = keras_io.wrap_normalization(raw_model, norm)
-            representative = None
-            if "int8" in precision_list:
-                assert calibration is not None
-                from flowers_mobile.export.tflite import load_calibration
+def _load(job: _Job, steps: _Steps) -> tuple[Any, Any, Any]:
+    """The model, once (validated, wrapped for its normalization), and the int8 calibration images."""
+    from flowers_mobile.export import keras_io
 
-                with steps.step(f"read {len(calibration)} calibration images"):
-                    representative = load_calibration(calibration, info.input_size)
-            source_sha = sha256_file(model_path)
-            # 3. Everything into a temp folder that replaces out_dir at the end.
-            with atomic_dir(out_dir) as tmp:
-                labels_out = write_labels(tmp / LABELS_NAME, labels)
-                labels_sha = sha256_file(labels_out)
-                artifacts: list[Artifact] = []
-                if "tflite" in target_list:
-                    work = [t for t in target_list if t != "tflite"]
-                    artifacts += _tflite_artifacts(model, info, labels, precision_list, representative, cfg, tmp,
-                                                   steps, background, dataset, forced, other_work=None if not work else lambda: _other_targets(
-                                                       work, model, info, labels, cfg, tmp, steps, export_coreml,
-                                                       source_sha, labels_sha, coreml_precision, coreml_compression, dataset))
-                else:
-                    artifacts += _other_targets(target_list, model, info, labels, cfg, tmp, steps, export_coreml,
-                                                source_sha, labels_sha, coreml_precision, coreml_compression, dataset)
-                with steps.step("manifest"):
-                    export_config = {
-                        **asdict(cfg.export),
-                        "targets": target_list,
-                        "tflite_precisions": precision_list,
-                        "normalize": norm.describe() if norm else "none",
-                        "softmax_check": info.softmax_check,
-                        "representative_images": 0 if representative is None else len(representative),
-                        "data_dir": None if data_path is None else str(data_path),
-                    }
-                    manifest = _write_manifest(tmp, cfg, model_path, labels_out, labels, artifacts, export_config)
-                _readable(tmp)
-    finally:
-        if background is not None:
-            background.cancel()
-    manifest["timings_s"] = steps.seconds  # returned for reports; not part of the written contract
+    with steps.step(f"load {job.model_path.name}"):
+        raw_model = keras_io.load_keras_model(job.model_path)
+        info = keras_io.validate_classifier(raw_model, where=str(job.model_path))
+        keras_io.check_labels_match(job.labels, info.num_classes, str(job.labels_file), str(job.model_path))
+        model = keras_io.wrap_normalization(raw_model, job.norm)
+    representative = None
+    if "int8" in job.precisions:
+        assert job.calibration is not None
+        from flowers_mobile.export.tflite import load_calibration
+
+        with steps.step(f"read {len(job.calibration)} calibration images"):
+            representative = load_calibration(job.calibration, info.input_size)
+    return model, info, representative
+
+
+def _write_export(job: _Job, model: Any, info: Any, representative: Any, tmp: Path, steps: _Steps,
+                  background: Any | None) -> dict[str, Any]:
+    """Every artifact, labels.txt and manifest.json into `tmp`, in this order: the TFLite precisions
+    this process converts (int8 calibrates meanwhile in the `background` process), then Core ML and
+    SavedModel, then int8 collected, the TFLite metadata and the default choice, then the manifest."""
+    labels_out = write_labels(tmp / LABELS_NAME, job.labels)
+    tflite = None
+    if "tflite" in job.targets:
+        tflite = TFLiteWork(job, model, info, representative, tmp, steps, background)
+        tflite.convert_here()
+    others = _other_targets(job, model, info, tmp, steps, sha256_file(job.model_path), sha256_file(labels_out))
+    artifacts = [*(tflite.finish() if tflite is not None else []), *others]
+    with steps.step("manifest"):
+        export_config = {
+            **asdict(job.cfg.export),  # the effective export options: --quantize, --coreml-* included
+            "targets": job.targets,
+            "tflite_precisions": job.precisions,
+            "normalize": job.norm.describe() if job.norm else "none",
+            "softmax_check": info.softmax_check,
+            "representative_images": 0 if representative is None else len(representative),
+            "data_dir": None if job.data_path is None else str(job.data_path),
+        }
+        manifest = _write_manifest(tmp, job.cfg, job.model_path, labels_out, job.labels, artifacts, export_config)
+    _readable(tmp)
     return manifest
 
 
@@ -265,101 +273,13 @@ def _readable(folder: Path) -> None:
         path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
-def _tflite_artifacts(model: Any, info: Any, labels: list[str], precisions: list[str], representative: Any,
-                      cfg: Config, tmp: Path, steps: _Steps, background: Any | None, dataset: Any | None,
-                      forced: str | None, other_work: Any | None) -> list[Artifact]:
-    """Every TFLite precision, with metadata, plus flowers.tflite (the `forced` precision, else the one
-    `choose_default` picks on the `dataset`'s held-out images); `other_work()` runs meanwhile, and
-    int8 in the `background` process when one is given."""
-    from flowers_mobile.export import tflite
-
-    with steps.step("trace and freeze the model"):
-        function = tflite.frozen_function(model, info.input_size)
-    scratch = tmp / ".work"  # inside the temp export: removed with it whatever happens
-    others: list[Artifact] = []
-    try:
-        if background is not None:
-            background.submit(function, "int8", representative, scratch)
-            int8_handle = steps.start(f"int8: calibrate on {len(representative)} images (second process)")
-        flatbuffers: dict[str, bytes] = {}
-        for precision in precisions:
-            if precision == "int8" and background is not None:
-                continue
-            with steps.step(f"TFLite {precision}"):
-                flatbuffers[precision] = tflite.convert_tflite(function, precision, representative)
-        others = other_work() if other_work is not None else []
-        if background is not None:
-            flatbuffers["int8"] = background.result()
-            steps.finish(int8_handle)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    artifacts: dict[str, Artifact] = {}
-    with steps.step("TFLite metadata (written and read back)"):
-        for precision in precisions:
-            artifacts[precision] = _write_tflite(tmp, precision, flatbuffers[precision], labels, cfg, representative)
-
-    def fallback() -> None:  # int8 with float fallback, when plain int8 misses the limits
-        from flowers_mobile.export.int8_fallback import convert_with_fallback
-
-        with steps.step("int8 with float fallback for its most sensitive layers"):
-            pc = cfg.parity
-            result = convert_with_fallback(function, representative, min_agreement=pc.int8_min_top1_agreement,
-                                           min_confident_agreement=pc.int8_min_confident_agreement,
-                                           margin=pc.confident_margin, budget=cfg.export.int8_fallback_budget)
-            art = _write_tflite(tmp, "int8_fallback", result.flatbuffer, labels, cfg, representative)
-        art.extra["fallback"] = {"float_layers": result.float_layers, "plain_int8_bytes": result.plain_bytes,
-                                 "budget": cfg.export.int8_fallback_budget, "steps": result.steps}
-        artifacts["int8_fallback"] = art
-
-    with steps.step("TFLite fidelity on held-out images, default choice"):
-        choice = measure_and_choose(tmp, precisions, model, dataset, labels, info.input_size, cfg, forced,
-                                    fallback if cfg.export.int8_fallback_budget > 0 and representative is not None
-                                    else None)
-    for row in choice.candidates:  # every measured artifact carries its own figures
-        if "top1_agreement" in row:
-            artifacts[row["precision"]].extra["fidelity"] = {k: v for k, v in row.items() if k != "precision"}
-    default = choice.precision
-    shutil.copyfile(tmp / tflite_file_name(default), tmp / DEFAULT_TFLITE)
-    first = _tflite_artifact(tmp, DEFAULT_TFLITE, default, (tmp / DEFAULT_TFLITE).read_bytes(), labels,
-                             representative)
-    first.default_for = [p for p, f in DEFAULT_ARTIFACTS.items() if f == DEFAULT_TFLITE]
-    first.extra.update(copy_of=tflite_file_name(default), default_choice=choice.to_dict(),
-                       fidelity=artifacts[default].extra.get("fidelity"))
-    return [first, *artifacts.values(), *others]
-
-
-def _write_tflite(tmp: Path, precision: str, flatbuffer: bytes, labels: list[str], cfg: Config,
-                  representative: Any) -> Artifact:
-    """`flowers_<precision>.tflite` with metadata (checked by reading it back), and its Artifact."""
-    from flowers_mobile.export.metadata import add_metadata, verify_metadata
-
-    data = add_metadata(flatbuffer, labels, cfg.export, precision=precision)
-    verify_metadata(data, labels, cfg.export)
-    name = tflite_file_name(precision)
-    atomic_write_bytes(tmp / name, data)
-    return _tflite_artifact(tmp, name, precision, data, labels, representative)
-
-
-def _tflite_artifact(tmp: Path, name: str, precision: str, data: bytes, labels: list[str],
-                     representative: Any) -> Artifact:
-    from flowers_mobile.export.tflite import tensor_facts
-
-    facts = tensor_facts(data)
-    extra: dict[str, Any] = {"metadata": True, "output_shape": facts["output_shape"]}
-    if precision in ("int8", "int8_fallback"):
-        extra["representative_images"] = len(representative)
-    return describe_artifact(
-        tmp, name, format="tflite", precision=precision, input_shape=facts["input_shape"],
-        input_dtype=facts["input_dtype"], num_labels=len(labels), input_quantization=facts["input_quantization"],
-        output_dtype=facts["output_dtype"], output_quantization=facts["output_quantization"], extra=extra)
-
-
-def _other_targets(targets: list[str], model: Any, info: Any, labels: list[str], cfg: Config, tmp: Path,
-                   steps: _Steps, export_coreml: Any, source_sha: str, labels_sha: str,
-                   coreml_precision: str | None, coreml_compression: Sequence[str] | None,
-                   dataset: Any | None = None) -> list[Artifact]:
+def _other_targets(job: _Job, model: Any, info: Any, tmp: Path, steps: _Steps, source_sha: str,
+                   labels_sha: str) -> list[Artifact]:
+    """SavedModel and the Core ML packages (`export.coreml_precision`, the extra precisions, the
+    compressed variants), the packages measured when there is a choice among several."""
+    cfg, labels = job.cfg, job.labels
     artifacts: list[Artifact] = []
-    if "saved_model" in targets:
+    if "saved_model" in job.targets:
         from flowers_mobile.export.saved_model import export_saved_model
 
         with steps.step("SavedModel (serving_default: image -> probabilities)"):
@@ -369,18 +289,28 @@ def _other_targets(targets: list[str], model: Any, info: Any, labels: list[str],
                 tmp, SAVED_MODEL_DIR, format="saved_model", precision="float32", input_shape=[-1, h, w, 3],
                 input_dtype="float32", num_labels=len(labels),
                 extra={"signature": "serving_default", "input": "image", "output": "probabilities"}))
-    if "coreml" in targets:
+    if "coreml" in job.targets:
+        from flowers_mobile.export.coreml import export_coreml
+
+        extra = cfg.export.coreml_extra_precisions
         with steps.step("Core ML"):
             artifacts += export_coreml(model, labels, tmp, cfg.export, source_model_sha256=source_sha,
-                                       labels_sha256=labels_sha, precision=coreml_precision,
-                                       compression=list(coreml_compression) if coreml_compression else None)
+                                       labels_sha256=labels_sha, precision=_one_precision_arg(extra),
+                                       compression=list(cfg.export.coreml_compression))
         packages = [a for a in artifacts if a.format == "mlpackage"]
         # Measured here only when there is a choice to make (compressed variants beside the
         # default): on Linux the numpy executor runs at a few images/s at 224 px, and `parity`
         # measures the default package anyway.
-        if dataset is not None and len(packages) > 1:
+        if job.dataset is not None and len(packages) > 1:
             from flowers_mobile.export.coreml_fidelity import measure_packages
 
             with steps.step("Core ML fidelity on held-out images"):
-                measure_packages(packages, tmp, model, dataset, labels, info.input_size, cfg)
+                measure_packages(packages, tmp, model, job.dataset, labels, info.input_size, cfg)
     return artifacts
+
+
+def _one_precision_arg(extra: Sequence[str]) -> str | None:
+    """`export_coreml`'s `precision` argument: the one precision written besides the default, or "all"."""
+    if len(set(extra)) > 1:
+        return "all"
+    return extra[0] if extra else None

@@ -1,43 +1,60 @@
-"""Which runtime checks which artifact of an export folder, and which files are copies of another."""
+"""Which runtime checks which artifact of an export folder, and which files are copies of another.
+
+The rule itself is `variants.plan_runtimes` (one rule for parity, predict and benchmark); this
+module applies it to a manifest's artifacts with this machine's runtime availability.
+"""
 
 from __future__ import annotations
 
-import sys
+import os
+from pathlib import Path
 from typing import Any
 
-from flowers_mobile.errors import UserError
 from flowers_mobile.export.manifest import DEFAULT_ARTIFACTS
+from flowers_mobile.variants import METADATA_RUNTIMES, plan_runtimes
 
-#: Runtimes that read a .tflite's metadata (labels, normalization), as the apps do: their
-#: categories must carry the export's label names and their top-1 must be LiteRT's.
-METADATA_RUNTIMES = ("task_library", "mediapipe")
+__all__ = ["METADATA_RUNTIMES", "default_runtime", "is_android_default", "plan_runs", "runtime_available", "runtimes_for"]
+
+
+def runtime_available(name: str) -> bool:
+    """Whether runtime `name` can run here: its registry's own check (the native Core ML runtime
+    needs macOS and coremltools' native binding)."""
+    from flowers_mobile.runtimes.base import _resolve
+
+    return _resolve(name)["available"]() is None
+
+
+def is_android_default(artifact: dict[str, Any]) -> bool:
+    return artifact["file"] == DEFAULT_ARTIFACTS["android"] or "android" in (artifact.get("default_for") or [])
 
 
 def runtimes_for(artifact: dict[str, Any], overrides: dict[str, str] | None = None) -> list[str]:
-    """Runtime names an artifact is checked through.
+    """Runtime names an artifact is checked through (`variants.plan_runtimes`).
 
     Defaults: .tflite through LiteRT, and the Android default (`flowers.tflite`) also through
     MediaPipe Tasks (the Android app's classifier) and the Task Library; both read labels and
-    normalization from the model's metadata;
-    .mlpackage through Core ML on macOS, the numpy executor elsewhere; SavedModel through TF.
-    `overrides` maps an artifact file name or a format to a runtime name (or "a,b" for several).
+    normalization from the model's metadata; .mlpackage through the native Core ML runtime where
+    it is available (macOS with coremltools' binding), the numpy executor elsewhere; SavedModel
+    through TF. `overrides` maps an artifact file name or a format to a runtime name (or "a,b").
     """
+    forced = None
     if overrides:
-        forced = overrides.get(artifact["file"]) or overrides.get(artifact["format"])
-        if forced:
-            return [name.strip() for name in forced.split(",") if name.strip()]
-    fmt = artifact["format"]
-    if fmt == "tflite":
-        names = ["litert"]
-        if artifact["file"] == DEFAULT_ARTIFACTS["android"] or "android" in (artifact.get("default_for") or []):
-            names += list(METADATA_RUNTIMES)
-        return names
-    if fmt == "mlpackage":
-        return ["coreml" if sys.platform == "darwin" else "coreml_executor"]
-    if fmt == "saved_model":
-        return ["saved_model"]
-    raise UserError(f"manifest artifact {artifact['file']!r} has unknown format {fmt!r}",
-                    hint="expected tflite, mlpackage or saved_model")
+        given = overrides.get(artifact["file"]) or overrides.get(artifact["format"])
+        if given:
+            forced = [name.strip() for name in given.split(",") if name.strip()]
+    return plan_runtimes(artifact["format"], available=runtime_available,
+                         android_default=is_android_default(artifact), forced=forced,
+                         where=f"manifest artifact {artifact['file']!r}")
+
+
+def default_runtime(path: str | os.PathLike[str]) -> str | None:
+    """The runtime `predict` opens a model file with when none is named: the planner's choice for
+    its format. None for a missing path (`load_predictor` then says so)."""
+    from flowers_mobile.runtimes.base import model_format
+
+    if not Path(path).exists():
+        return None
+    return plan_runtimes(model_format(path), available=runtime_available, where=str(path))[0]
 
 
 def plan_runs(artifacts: list[dict[str, Any]], overrides: dict[str, str] | None = None

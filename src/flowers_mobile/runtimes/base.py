@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from flowers_mobile.errors import UserError
+from flowers_mobile.variants import RUNTIME_ORDER as _DEFAULT_ORDER
 
 
 class RuntimeUnavailable(UserError):
@@ -92,11 +93,6 @@ _LAZY_MODULES = {
     "coreml_executor": ("flowers_mobile.runtimes.coreml_executor", ("mlpackage",)),
 }
 
-# Default choice per format, in order of preference.
-_DEFAULT_ORDER = {
-    "keras": ["keras"], "h5": ["keras"], "saved_model": ["saved_model"],
-    "tflite": ["litert"], "mlpackage": ["coreml", "coreml_executor"],
-}
 
 
 def register_runtime(name: str, formats: tuple[str, ...],
