@@ -109,7 +109,7 @@ def _judged(reference: np.ndarray, probs: np.ndarray, true: np.ndarray | None, l
     labels = [f"c{i}" for i in range(reference.shape[1])]
     result = ExportParity(file="x", runtime="r", format="tflite", precision="p", images=len(reference))
     figures = compare(reference, probs, true, labels, [Path(f"{i}.png") for i in range(len(reference))],
-                      near_tie_margin=limits.near_tie_margin)
+                      near_tie_margin=limits.near_tie_margin, p99_limit=limits.max_p99_abs_diff)
     for key, value in figures.items():
         setattr(result, key, value)
     judge(result, limits, true is not None, strict)
@@ -227,3 +227,30 @@ def test_limits_are_set_per_variant_from_config_and_overrides():
         Config().with_overrides(["parity.limits.int8.max_diff=1"])
     with pytest.raises(UserError, match="out of range"):
         Config().with_overrides(["parity.limits.int8.min_agreement=1.5"])
+
+
+def test_a_p99_over_its_bound_fails_only_when_the_count_proves_more_than_one_percent_over():
+    """p99 above the bound with few images over it (faithful int8's tail) is inconclusive, not a
+    failure; with many images over it, it fails."""
+    limits = limits_for("int8", Config().parity)
+    bound = limits.max_p99_abs_diff
+    reference, true = _confident(500), np.arange(500) % 5
+    probs = reference.copy()
+    tail = [3, 40, 77, 150, 201, 333, 402]  # 7 of 500 (1.4%) moved beyond the bound, top-1 kept
+    shift = bound + 0.02
+    for i in tail:
+        top = int(reference[i].argmax())
+        probs[i, top] -= shift
+        probs[i, (top + 1) % 5] += shift
+    few = _judged(reference, probs, true, limits)
+    check = {c.metric: c for c in few.checks}["p99_abs_diff"]
+    assert few.p99_abs_diff > bound and few.over_p99_limit == len(tail)
+    assert check.verdict == "inconclusive" and "7 of 500" in check.note
+    assert check.images_to_decide is not None and check.images_to_decide > 500
+    for i in range(0, 500, 25):  # 20 more images: 27 of 500 (5.4%) over the bound
+        top = int(reference[i].argmax())
+        probs[i, top] = reference[i, top] - shift
+        probs[i, (top + 1) % 5] = reference[i, (top + 1) % 5] + shift
+    many = _judged(reference, probs, true, limits)
+    assert many.over_p99_limit > 20
+    assert {c.metric: c.verdict for c in many.checks}["p99_abs_diff"] == "fail" and many.verdict == "fail"

@@ -19,7 +19,8 @@ TOP_K = 5
 
 
 def compare(reference: np.ndarray, probs: np.ndarray, true: np.ndarray | None, labels: list[str],
-            paths: list[Path], worst: int = WORST_IMAGES, near_tie_margin: float = 0.0) -> dict[str, Any]:
+            paths: list[Path], worst: int = WORST_IMAGES, near_tie_margin: float = 0.0,
+            p99_limit: float | None = None) -> dict[str, Any]:
     """Agreement, differences, near-ties and accuracy of `probs` against the Keras `reference`.
 
     Args:
@@ -29,6 +30,8 @@ def compare(reference: np.ndarray, probs: np.ndarray, true: np.ndarray | None, l
         worst: how many of the most-disagreeing images to list.
         near_tie_margin: images whose Keras top-2 margin is below this are near-ties: counted
             and listed apart, and left out of `agreement` (which is over the other images).
+        p99_limit: the variant's bound on the p99 of per-image max |Δp|: the images above it
+            are counted (`over_p99_limit`), the evidence a p99 above the bound is judged by.
     Returns:
         Keys named like `ExportParity`'s fields.
     """
@@ -48,6 +51,7 @@ def compare(reference: np.ndarray, probs: np.ndarray, true: np.ndarray | None, l
         "p99_abs_diff": robust_percentile(per_image, 0.99),
         "mean_abs_diff": float(diff.mean()),
         "mean_tv": float(0.5 * diff.sum(axis=1).mean()),
+        "over_p99_limit": None if p99_limit is None else int((per_image > p99_limit).sum()),
         "near_ties": int(near.sum()),
         "near_tie_flips": int((near & ~agree).sum()),
         "decided": int((~near).sum()),

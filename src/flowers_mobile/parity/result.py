@@ -68,6 +68,8 @@ class ExportParity:
     #: probability; mean total-variation distance (½ Σ|Δp| per image, averaged).
     max_abs_diff: float | None = None
     p99_abs_diff: float | None = None
+    #: Images whose max |Δp| is above the variant's p99 bound (how a p99 above it is judged).
+    over_p99_limit: int | None = None
     mean_abs_diff: float | None = None
     mean_tv: float | None = None
     accuracy: float | None = None

@@ -163,7 +163,7 @@ def _run_one(export_dir: Path, art: dict[str, Any], runtime: str, held: HeldOut,
                 result.error = f"output shape {probs.shape} differs from the Keras model's {reference.shape}"
             elif probs is not None:
                 figures = compare(reference, probs, held.true, labels, held.paths,
-                                  near_tie_margin=limits.near_tie_margin)
+                                  near_tie_margin=limits.near_tie_margin, p99_limit=limits.max_p99_abs_diff)
                 for key, value in figures.items():
                     setattr(result, key, value)
     finally:

@@ -5,8 +5,11 @@ says about each one: pass, fail, or inconclusive with how many images would deci
   interval decides (below the limit: fail; at or above: pass; straddling: inconclusive).
 - accuracy drop <= max_accuracy_drop (labels known): the paired counts' 95% interval decides
   the same way; the exact McNemar p-value is reported beside it.
-- p99 of per-image max |Δp| <= max_p99_abs_diff, and mean total-variation distance <=
-  max_mean_tv (the artifact judged on its own): pass or fail on the value.
+- p99 of per-image max |Δp| <= max_p99_abs_diff: a sample p99 within the bound passes; above
+  it, the images over the bound are counted, and it fails only when their 95% interval lies
+  above 1% of images (the p99 is a 1%-tail claim), else inconclusive.
+- mean total-variation distance <= max_mean_tv (the artifact judged on its own): pass or fail
+  on the value (a mean over every image is stable where a tail quantile is not).
 """
 
 from __future__ import annotations
@@ -100,6 +103,33 @@ def accuracy_check(result: ExportParity, limits: VariantLimits, strict: bool,
     return _check("accuracy_drop", "<=", limit, (b - c) / n if n else 0.0, verdict, strict, **extra)
 
 
+#: The share of images a p99 bound lets exceed it.
+P99_TAIL = 0.01
+
+
+def p99_check(result: ExportParity, limits: VariantLimits, strict: bool, confidence: float = CONFIDENCE) -> Check:
+    """The p99 of per-image max |Δp| against `max_p99_abs_diff`, judged by the count above it.
+
+    A p99 at n images is nearly the (n/100)-th largest value, so one near-tie image more or less
+    moves it across a bound set at the precision's own tail: a p99 above the bound fails only
+    when more than 1% of images exceed the bound with 95% confidence.
+    """
+    limit, value, n, over = limits.max_p99_abs_diff, result.p99_abs_diff, result.images, result.over_p99_limit
+    if value <= limit:
+        return _check("p99_abs_diff", "<=", limit, value, "pass", strict)
+    if over is None or n == 0:  # no count to weigh: judged on the value
+        return _check("p99_abs_diff", "<=", limit, value, "fail", strict)
+    within = clopper_pearson(n - over, n, confidence)
+    verdict = decide_at_least(within, 1.0 - P99_TAIL)
+    verdict = "fail" if verdict == "fail" else "inconclusive"
+    extra: dict[str, Any] = {"note": f"{over} of {n} images above it"}
+    if verdict == "inconclusive":
+        sizer = agreement_sizer(n - over, n, 1.0 - P99_TAIL, confidence)
+        extra["images_to_decide"] = images_to_decide(sizer, n)
+        extra["note"] += f"; {_leaning(sizer, extra['images_to_decide'])}"
+    return _check("p99_abs_diff", "<=", limit, value, verdict, strict, **extra)
+
+
 def judge(result: ExportParity, limits: VariantLimits, labels_known: bool, strict: bool,
           confidence: float = CONFIDENCE) -> None:
     """Append the limit checks to `result.checks` and set its verdict and `passed`.
@@ -120,9 +150,10 @@ def judge(result: ExportParity, limits: VariantLimits, labels_known: bool, stric
                 b, c = result.keras_right_export_wrong, result.keras_wrong_export_right or 0
                 result.accuracy_drop_interval = list(paired_change_interval(b, c, result.images, confidence))
                 result.mcnemar_p = mcnemar_exact(b, c)
-        for metric, limit in (("p99_abs_diff", limits.max_p99_abs_diff), ("mean_tv", limits.max_mean_tv)):
-            value = getattr(result, metric)
-            result.checks.append(_check(metric, "<=", limit, value, "pass" if value <= limit else "fail", strict))
+        result.checks.append(p99_check(result, limits, strict, confidence))
+        value = result.mean_tv
+        result.checks.append(_check("mean_tv", "<=", limits.max_mean_tv, value,
+                                    "pass" if value <= limits.max_mean_tv else "fail", strict))
     verdicts = [c.verdict for c in result.checks]
     result.verdict = "fail" if result.error is not None else combine(verdicts)
     result.passed = passes(result.verdict, strict)
