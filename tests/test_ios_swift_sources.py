@@ -120,7 +120,7 @@ def test_missing_model_screen_names_the_bundle_command():
 def test_model_file_names_match_what_bundle_writes():
     """ModelLocator looks where `flowers-mobile bundle --platform ios` writes."""
     from flowers_mobile.export.bundle import APP_MODEL_DIRS
-    from flowers_mobile.export.manifest import DEFAULT_ARTIFACTS
+    from flowers_mobile.formats.manifest import DEFAULT_ARTIFACTS
 
     locator = (APP_SOURCES / "Classification" / "ModelLocator.swift").read_text(encoding="utf-8")
     assert f'static let packageName = "{DEFAULT_ARTIFACTS["ios"]}"' in locator

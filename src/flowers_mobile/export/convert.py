@@ -28,7 +28,9 @@ from typing import Any
 from flowers_mobile.config import Config
 from flowers_mobile.errors import UserError
 from flowers_mobile.export.choose_default import forced_default, measure_and_choose
-from flowers_mobile.export.manifest import (
+from flowers_mobile.export.steps import Steps as _Steps
+from flowers_mobile.export.tflite import DEFAULT_TFLITE, precision_name, tflite_file_name
+from flowers_mobile.formats.manifest import (
     DEFAULT_ARTIFACTS,
     LABELS_NAME,
     MANIFEST_NAME,
@@ -37,8 +39,6 @@ from flowers_mobile.export.manifest import (
     new_manifest,
     write_manifest,
 )
-from flowers_mobile.export.steps import Steps as _Steps
-from flowers_mobile.export.tflite import DEFAULT_TFLITE, precision_name, tflite_file_name
 from flowers_mobile.fsutil import atomic_dir, atomic_write_bytes, sha256_file
 from flowers_mobile.labels import read_labels, write_labels
 

@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from flowers_mobile.errors import UserError
-from flowers_mobile.export.manifest import DEFAULT_ARTIFACTS
+from flowers_mobile.formats.manifest import DEFAULT_ARTIFACTS
 
 #: Runtimes that read a .tflite's metadata (labels, normalization), as the apps do: their
 #: categories must carry the export's label names and their top-1 must be LiteRT's.
