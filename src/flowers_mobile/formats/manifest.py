@@ -54,7 +54,8 @@ class Artifact:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        return {**out, **out.pop("other")}
+        other = out.pop("other")
+        return {**out, **other}
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> Artifact:
