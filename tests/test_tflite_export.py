@@ -176,7 +176,7 @@ def test_saved_model_serves_raw_pixels_under_serving_default(export_dir, labels,
 
 
 def test_manifest_describes_every_file_with_its_sha256(export_dir, run_dir, labels):
-    manifest = verify_manifest(export_dir)  # raises on any missing or changed file
+    manifest = verify_manifest(export_dir).to_dict()  # raises on any missing or changed file
     files = {a["file"]: a for a in manifest["artifacts"]}
     tflite_and_tf = {"flowers.tflite", *(f"flowers_{p}.tflite" for p in PRECISIONS), "saved_model"}
     assert tflite_and_tf <= set(files)

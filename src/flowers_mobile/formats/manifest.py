@@ -107,10 +107,6 @@ class Manifest:
         raise UserError(f"the manifest lists no artifact {file!r}",
                         hint=f"it lists: {', '.join(a.file for a in self.artifacts) or 'nothing'}")
 
-    def default_for(self, platform: str) -> Artifact:
-        """The artifact a platform's app takes (`DEFAULT_ARTIFACTS`)."""
-        return self.artifact(DEFAULT_ARTIFACTS[platform])
-
     def to_dict(self) -> dict[str, Any]:
         """The JSON written to manifest.json (schema version 1 key order)."""
         return {

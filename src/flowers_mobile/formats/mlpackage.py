@@ -28,7 +28,7 @@ from typing import Any
 
 from flowers_mobile.errors import UserError
 
-MANIFEST_NAME = "Manifest.json"
+PACKAGE_MANIFEST = "Manifest.json"
 #: The spec field (`Model.Type` oneof) of an ML Program.
 ML_PROGRAM = "mlProgram"
 #: Every hint for a broken package says the same thing: make it again.
@@ -83,9 +83,9 @@ def read_root_model_file(path: str | os.PathLike[str]) -> Path:
 
 
 def _root_model_file(path: Path) -> Path:
-    manifest_file = path / MANIFEST_NAME
+    manifest_file = path / PACKAGE_MANIFEST
     if not manifest_file.is_file():
-        raise UserError(f"{path} has no {MANIFEST_NAME}: not a Core ML package, or an incomplete copy",
+        raise UserError(f"{path} has no {PACKAGE_MANIFEST}: not a Core ML package, or an incomplete copy",
                         hint=REEXPORT_HINT)
     try:
         manifest = json.loads(manifest_file.read_text(encoding="utf-8"))

@@ -57,10 +57,12 @@ def tensor_info(flatbuffer: bytes, path: str | os.PathLike[str], *, output: bool
         zeros = quant.ZeroPointAsNumpy() if quant is not None and quant.ZeroPointLength() else None
     except Exception as exc:  # a file that is not a flatbuffer fails in many ways
         raise UserError(f"{path}: not a TFLite model ({type(exc).__name__})") from exc
+    dtype = _DTYPES.get(kind, f"type{kind}")
     quantization = None
-    if scales is not None and len(scales) == 1:
+    # As LiteRT reports it: a float tensor or a zero scale is not quantized.
+    if scales is not None and len(scales) == 1 and scales[0] != 0 and not dtype.startswith("float"):
         quantization = {"scale": float(scales[0]), "zero_point": int(zeros[0]) if zeros is not None else 0}
-    return TensorInfo(shape=shape, dtype=_DTYPES.get(kind, f"type{kind}"), quantization=quantization)
+    return TensorInfo(shape=shape, dtype=dtype, quantization=quantization)
 
 
 def tflite_input_size(flatbuffer: bytes, path: str | os.PathLike[str]) -> tuple[int, int]:
