@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from flowers_mobile.export.bundle import APP_MODEL_DIRS
-from flowers_mobile.export.manifest import DEFAULT_ARTIFACTS
+from flowers_mobile.formats.manifest import DEFAULT_ARTIFACTS
 
 REPO = Path(__file__).resolve().parents[1]
 APP = REPO / "android_app"

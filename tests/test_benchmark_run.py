@@ -8,7 +8,7 @@ import json
 import pytest
 from PIL import Image
 
-from flowers_mobile.benchmark import count_flops
+from flowers_mobile.benchmark_worker import count_flops
 from tests.runtime_fixtures import cli_exit as _cli
 from tests.runtime_fixtures import sub_export
 
@@ -70,7 +70,7 @@ def test_benchmark_refuses_a_tampered_artifact_or_a_missing_manifest(tmp_path, c
     assert "manifest.json" in capsys.readouterr().err
     (export / "labels.txt").write_text("a\nb\n")
     (export / "m.tflite").write_bytes(b"model bytes")
-    from flowers_mobile.export.manifest import describe_artifact, new_manifest, write_manifest
+    from flowers_mobile.formats.manifest import describe_artifact, new_manifest, write_manifest
 
     art = describe_artifact(export, "m.tflite", format="tflite", precision="float32", input_shape=[1, 8, 8, 3],
                             input_dtype="float32", num_labels=2)

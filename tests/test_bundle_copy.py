@@ -13,7 +13,7 @@ import pytest
 from flowers_mobile.errors import UserError
 from flowers_mobile.export import bundle as bundle_mod
 from flowers_mobile.export.bundle import bundle
-from flowers_mobile.export.manifest import describe_artifact, new_manifest, write_manifest
+from flowers_mobile.formats.manifest import describe_artifact, new_manifest, write_manifest
 from flowers_mobile.fsutil import sha256_path
 from flowers_mobile.labels import write_labels
 

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from flowers_mobile.export.bundle import bundle
-from flowers_mobile.export.manifest import describe_artifact, new_manifest, write_manifest
+from flowers_mobile.formats.manifest import describe_artifact, new_manifest, write_manifest
 from flowers_mobile.labels import write_labels
 
 REPO = Path(__file__).resolve().parents[1]

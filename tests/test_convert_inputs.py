@@ -112,8 +112,8 @@ def test_int8_input_is_pinned_to_raw_pixels_when_calibration_sees_a_narrow_range
 
 @pytest.mark.slow
 def test_runtimes_on_a_model_without_metadata(tmp_path):
-    from flowers_mobile.export.metadata import embedded_labels
     from flowers_mobile.export.tflite import convert_tflite, frozen_function
+    from flowers_mobile.formats.tflite import embedded_labels
     from flowers_mobile.runtimes.litert import LiteRTPredictor
     from flowers_mobile.runtimes.mediapipe import MediaPipePredictor
     from flowers_mobile.runtimes.task_library import TaskLibraryPredictor

@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 
 from flowers_mobile.coreml_exec import CoreMLExecutor
-from flowers_mobile.coreml_exec.package import read_root_model_file
 from flowers_mobile.errors import UserError
-from flowers_mobile.export.coreml import kmeans_lut, replace_wire_field, wire_field
+from flowers_mobile.export.coreml import kmeans_lut
+from flowers_mobile.formats.mlpackage import read_root_model_file, replace_wire_field, wire_field
 
 RNG = np.random.default_rng(3)
 LABELS = ["daisy", "rose", "tulip", "iris"]

@@ -20,7 +20,6 @@ from PIL import Image
 
 from flowers_mobile.config import ExportConfig, ParityConfig
 from flowers_mobile.coreml_exec import CoreMLExecutor
-from flowers_mobile.coreml_exec.package import read_package, read_root_model_file
 from flowers_mobile.coreml_exec.values import BlobReader, decode_value
 from flowers_mobile.errors import UserError
 from flowers_mobile.export.coreml import (
@@ -29,6 +28,7 @@ from flowers_mobile.export.coreml import (
     SOURCE_SHA256_KEY,
     export_coreml,
 )
+from flowers_mobile.formats.mlpackage import read_package, read_root_model_file
 from flowers_mobile.fsutil import sha256_path
 from flowers_mobile.images import resize_for_model, to_rgb
 from flowers_mobile.labels import read_labels

@@ -13,13 +13,14 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from flowers_mobile.errors import UserError
 from flowers_mobile.export.bundle import bundle
-from flowers_mobile.export.manifest import load_manifest, verify_manifest
+from flowers_mobile.formats.manifest import read_manifest, verify_manifest
 from flowers_mobile.fsutil import sha256_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +31,8 @@ SCRIPT = ROOT / "tools" / "test_swift.sh"
 
 def test_fixture_export_verifies_with_the_python_manifest_code():
     manifest = verify_manifest(FIXTURE)
-    assert manifest["labels"]["count"] == 5
-    package = next(a for a in manifest["artifacts"] if a["file"] == "Flowers.mlpackage")
-    assert package["default_for"] == ["ios"]
+    assert manifest.labels.count == 5
+    assert manifest.artifact("Flowers.mlpackage").default_for == ["ios"]
 
 
 def test_digests_hard_coded_in_the_swift_tests_are_pythons():
@@ -77,11 +77,9 @@ def test_bundle_places_what_the_app_loads(tmp_path, ios_app):
     bundle(export, "ios", ios_dir=ios_app)
     model = ios_app / "Flowers" / "Model"
     assert sorted(p.name for p in model.iterdir()) == ["Flowers.mlpackage", "labels.txt", "manifest.json"]
-    manifest = load_manifest(model)
-    assert sha256_path(model / "Flowers.mlpackage") == \
-        next(a["sha256"] for a in manifest["artifacts"] if a["file"] == "Flowers.mlpackage")
-    assert verify_manifest(model, {**manifest, "artifacts": [a for a in manifest["artifacts"]
-                                                             if a["file"] == "Flowers.mlpackage"]})
+    manifest = read_manifest(model)
+    assert sha256_path(model / "Flowers.mlpackage") == manifest.artifact("Flowers.mlpackage").sha256
+    assert verify_manifest(model, replace(manifest, artifacts=[manifest.artifact("Flowers.mlpackage")]))
 
 
 def test_bundle_refuses_a_tampered_package(tmp_path, ios_app):

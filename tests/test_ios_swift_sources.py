@@ -120,7 +120,7 @@ def test_missing_model_screen_names_the_bundle_command():
 def test_model_file_names_match_what_bundle_writes():
     """ModelLocator looks where `flowers-mobile bundle --platform ios` writes."""
     from flowers_mobile.export.bundle import APP_MODEL_DIRS
-    from flowers_mobile.export.manifest import DEFAULT_ARTIFACTS
+    from flowers_mobile.formats.manifest import DEFAULT_ARTIFACTS
 
     # FlowersCore holds the names; its XCTest suite checks them against tests/vectors/names.json
     # (test_app_vectors.py checks that file against the exporter). The app target, which no

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from flowers_mobile.cli import main
-from flowers_mobile.export.manifest import describe_artifact
+from flowers_mobile.formats.manifest import describe_artifact
 from tests.runtime_fixtures import sub_export
 
 pytestmark = pytest.mark.slow

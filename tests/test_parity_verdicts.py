@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from flowers_mobile.data.sources import load_dataset
-from flowers_mobile.export.manifest import describe_artifact
+from flowers_mobile.formats.manifest import describe_artifact
 from tests.runtime_fixtures import cli_exit, sub_export
 
 pytestmark = pytest.mark.slow

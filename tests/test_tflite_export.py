@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from flowers_mobile.config import ExportConfig
-from flowers_mobile.export.manifest import verify_manifest
+from flowers_mobile.formats.manifest import verify_manifest
 from flowers_mobile.fsutil import sha256_file
 from flowers_mobile.labels import read_labels
 
@@ -135,7 +135,7 @@ def test_metadata_reads_back_with_the_displayer(export_dir, labels, precision):
 
 
 def test_labels_are_a_zip_member_any_reader_can_open(export_dir, labels):
-    from flowers_mobile.export.metadata import embedded_labels
+    from flowers_mobile.formats.tflite import embedded_labels
 
     data = (export_dir / "flowers.tflite").read_bytes()
     with zipfile.ZipFile(export_dir / "flowers.tflite") as zf:
@@ -176,7 +176,7 @@ def test_saved_model_serves_raw_pixels_under_serving_default(export_dir, labels,
 
 
 def test_manifest_describes_every_file_with_its_sha256(export_dir, run_dir, labels):
-    manifest = verify_manifest(export_dir)  # raises on any missing or changed file
+    manifest = verify_manifest(export_dir).to_dict()  # raises on any missing or changed file
     files = {a["file"]: a for a in manifest["artifacts"]}
     tflite_and_tf = {"flowers.tflite", *(f"flowers_{p}.tflite" for p in PRECISIONS), "saved_model"}
     assert tflite_and_tf <= set(files)

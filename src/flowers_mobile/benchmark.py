@@ -1,7 +1,7 @@
 """Benchmark: size, load time, latency, throughput and memory of every artifact, next to Keras.
 
 Each (artifact, runtime) is measured in a fresh Python process (`python -m
-flowers_mobile.benchmark WORKER_SPEC`): peak memory (VmHWM / ru_maxrss) then belongs to that
+flowers_mobile.benchmark_worker WORKER_SPEC`, the measuring side): peak memory (VmHWM / ru_maxrss) then belongs to that
 runtime alone, and TensorFlow's thread pools, fixed when its context starts, really have the
 thread count asked for. Runtimes whose thread count is a per-instance option (LiteRT, the Task
 Library, the Core ML executor) measure every thread count in one process; TensorFlow-based
@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,12 @@ from typing import Any
 import numpy as np
 
 from flowers_mobile.errors import UserError
-from flowers_mobile.export.manifest import DEFAULT_ARTIFACTS, load_manifest, verify_manifest
+from flowers_mobile.formats.manifest import (
+    DEFAULT_ARTIFACTS,
+    Manifest,
+    read_manifest,
+    verify_manifest,
+)
 from flowers_mobile.fsutil import atomic_path, atomic_write_json, path_bytes, sha256_path
 
 BENCHMARK_JSON = "benchmark.json"
@@ -111,140 +115,6 @@ class BenchmarkReport:
         return out
 
 
-# --------------------------------------------------------------------------------------------
-# Worker side: runs in its own process.
-
-
-def _rss_mb(field_name: str) -> float | None:
-    """VmRSS / VmHWM from /proc (Linux), else ru_maxrss (peak only)."""
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1]) / 1024.0
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
-
-
-def count_flops(model: Any) -> int:
-    """FLOPs of one forward pass: 2 x the multiply-accumulates of conv, depthwise conv and dense layers.
-
-    Elementwise work (BatchNorm, activations, adds, pooling) is left out, as the usual
-    "MobileNetV2 1.0 / 224 = 300 M MACs" figure does.
-    """
-    import keras
-
-    macs = 0
-    stack = list(model.layers)
-    while stack:
-        layer = stack.pop()
-        if hasattr(layer, "layers") and layer.layers:  # nested model (the backbone)
-            stack.extend(layer.layers)
-            continue
-        try:
-            out_shape = tuple(layer.output.shape)
-        except (AttributeError, ValueError):
-            continue
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            kh, kw = layer.kernel_size
-            macs += int(np.prod(out_shape[1:])) * kh * kw
-        elif isinstance(layer, keras.layers.Conv2D):
-            kh, kw = layer.kernel_size
-            cin = int(layer.input.shape[-1])
-            macs += int(np.prod(out_shape[1:])) * kh * kw * cin // layer.groups
-        elif isinstance(layer, keras.layers.Dense):
-            macs += int(layer.input.shape[-1]) * int(layer.units) * int(np.prod(out_shape[1:-1] or (1,)))
-    return 2 * macs
-
-
-def _time_calls(fn: Callable[[np.ndarray], Any], arg: np.ndarray, n: int, budget_s: float | None = None,
-                at_least: int = 3) -> list[float]:
-    """Wall time of up to `n` calls; stops early, after `at_least`, once `budget_s` is spent
-    (a slow runtime such as the numpy Core ML executor must not hold the whole run up)."""
-    out: list[float] = []
-    start = time.perf_counter()
-    while len(out) < n:
-        t = time.perf_counter()
-        fn(arg)
-        out.append(time.perf_counter() - t)
-        if budget_s is not None and len(out) >= at_least and time.perf_counter() - start > budget_s:
-            break
-    return out
-
-
-def measure(spec: dict[str, Any]) -> dict[str, Any]:
-    """Worker body: load the model with each thread count in `spec`, time it, report memory."""
-    from flowers_mobile.runtimes.base import _resolve, load_predictor
-
-    _resolve(spec["runtime"])  # import the runtime (TensorFlow, LiteRT, ...) before the baseline
-    baseline = _rss_mb("VmRSS")
-    result: dict[str, Any] = {"by_threads": {}}
-    rng = np.random.default_rng(0)
-    for i, threads in enumerate(spec["threads"]):
-        t = time.perf_counter()
-        predictor = load_predictor(spec["path"], spec["runtime"], threads=threads)
-        load_s = time.perf_counter() - t
-        try:
-            h, w = predictor.input_size
-            n, batch = spec["images"], spec["batch"]
-            images = rng.integers(0, 256, size=(max(n, batch), h, w, 3), dtype=np.uint8)
-            one = images[:1]
-            for _ in range(spec["warmup"]):
-                predictor.predict(one)
-            predictor.predict(images[:batch])
-            budget = spec.get("budget_s")
-            singles = _time_calls(predictor.predict, one, n, budget)
-            batches = _time_calls(predictor.predict, images[:batch], spec["batch_repeats"], budget, at_least=1)
-            result["by_threads"][str(threads)] = {
-                "p50_ms": 1e3 * float(np.percentile(singles, 50)),
-                "p90_ms": 1e3 * float(np.percentile(singles, 90)),
-                "throughput_ips": batch / statistics.median(batches),
-                "load_s": load_s,
-                "samples": len(singles),
-                "batches": len(batches),
-            }
-            if i == 0:
-                result["load_s"] = load_s
-                result["describe"] = predictor.describe()
-                # Memory after the first thread count: later loads would stack on top of it.
-                result["peak_rss_mb"] = _rss_mb("VmHWM")
-                result["model_rss_mb"] = result["peak_rss_mb"] - baseline if baseline is not None else None
-                if spec.get("count_flops") and hasattr(predictor, "model"):
-                    result["flops"] = count_flops(predictor.model)
-        finally:
-            predictor.close()
-        if i == 0:
-            # A runtime that works through a subprocess (Task Library) has its memory there;
-            # close() has waited for it, so the children's peak is now known.
-            result["child_peak_rss_mb"] = _children_peak_mb()
-    return result
-
-
-def _children_peak_mb() -> float:
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
-
-
-def _worker_main(argv: Sequence[str]) -> int:
-    spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    try:
-        out = measure(spec)
-    except UserError as exc:
-        out = {"error": exc.one_line()}
-    except Exception as exc:  # reported in the table, never a crash of the whole benchmark
-        out = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]}
-    Path(spec["out"]).write_text(json.dumps(out), encoding="utf-8")
-    return 0
-
-
-# --------------------------------------------------------------------------------------------
-# Parent side.
-
-
 def _run_worker(spec: dict[str, Any], threads_env: int | None, timeout: float) -> dict[str, Any]:
     """Run `measure(spec)` in a fresh interpreter; its result, or {"error": ...}."""
     with tempfile.TemporaryDirectory(prefix="fm-bench-") as tmp:
@@ -255,7 +125,7 @@ def _run_worker(spec: dict[str, Any], threads_env: int | None, timeout: float) -
         if threads_env:
             env.update({k: str(threads_env) for k in _THREAD_ENV})
         try:
-            proc = subprocess.run([sys.executable, "-m", "flowers_mobile.benchmark", str(spec_path)],
+            proc = subprocess.run([sys.executable, "-m", "flowers_mobile.benchmark_worker", str(spec_path)],
                                   env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return {"error": f"timed out after {timeout:.0f} s"}
@@ -266,7 +136,7 @@ def _run_worker(spec: dict[str, Any], threads_env: int | None, timeout: float) -
         return json.loads(out_path.read_text(encoding="utf-8"))
 
 
-def plan_entries(manifest: dict[str, Any], export_dir: Path, model: Path | None,
+def plan_entries(manifest: Manifest, export_dir: Path, model: Path | None,
                  task_library: bool = True, mediapipe: bool = True) -> list[tuple[BenchEntry, Path]]:
     """What to measure: Keras (reference), each artifact through its default runtime, and the
     Android default `flowers.tflite` also through the Task Library and MediaPipe Tasks."""
@@ -280,28 +150,27 @@ def plan_entries(manifest: dict[str, Any], export_dir: Path, model: Path | None,
                                 precision="float32", bytes=path_bytes(model), reference=True), model))
     seen: set[tuple[str, str]] = set()
     # Named precision files first, so the copy (flowers.tflite) is the one left out.
-    for art in sorted(manifest["artifacts"], key=lambda a: a["file"] in DEFAULT_ARTIFACTS.values()):
-        fmt = art["format"]
+    for art in sorted(manifest.artifacts, key=lambda a: a.file in DEFAULT_ARTIFACTS.values()):
+        fmt = art.format
         runtimes = plan_runtimes(fmt, available=runtime_available, android_default=is_android_default(art),
                                  metadata_runtimes=[name for name, wanted in (("task_library", task_library),
                                                                               ("mediapipe", mediapipe)) if wanted])
         for runtime in runtimes:
-            if (art["sha256"], runtime) in seen:  # flowers.tflite is a copy of a precision file
+            if (art.sha256, runtime) in seen:  # flowers.tflite is a copy of a precision file
                 continue
-            seen.add((art["sha256"], runtime))
-            plan.append((BenchEntry(file=art["file"], runtime=runtime, format=fmt, precision=art["precision"],
-                                    bytes=int(art["bytes"]), ipc=runtime in IPC_RUNTIMES), export_dir / art["file"]))
+            seen.add((art.sha256, runtime))
+            plan.append((BenchEntry(file=art.file, runtime=runtime, format=fmt, precision=art.precision,
+                                    bytes=art.bytes, ipc=runtime in IPC_RUNTIMES), export_dir / art.file))
     return plan
 
 
-def find_source_model(export_dir: Path, manifest: dict[str, Any]) -> Path | None:
+def find_source_model(export_dir: Path, manifest: Manifest) -> Path | None:
     """The Keras model the export came from, looked for beside the export folder (sha256 checked)."""
-    source = manifest.get("source_model") or {}
-    name = source.get("file")
-    if not name:
+    source = manifest.source_model
+    if source is None or not source.file:
         return None
-    for candidate in (export_dir.parent / name, export_dir / name):
-        if candidate.is_file() and sha256_path(candidate) == source.get("sha256"):
+    for candidate in (export_dir.parent / source.file, export_dir / source.file):
+        if candidate.is_file() and sha256_path(candidate) == source.sha256:
             return candidate
     return None
 
@@ -361,7 +230,7 @@ def run_benchmark(export_dir: Path, model: Path | None = None, *, images: int = 
         raise UserError(f"--threads must be positive integers, got {threads}")
     if images < 1 or batch < 1 or batch_repeats < 1:
         raise UserError("--images, batch and repeats must be at least 1")
-    manifest = load_manifest(export_dir)
+    manifest = read_manifest(export_dir)
     verify_manifest(export_dir, manifest)
     notes: list[str] = []
     if model is None:
@@ -465,6 +334,3 @@ def plot_benchmark(report: BenchmarkReport, path: Path) -> Path:
     plt.close(fig)
     return path
 
-
-if __name__ == "__main__":
-    sys.exit(_worker_main(sys.argv[1:]))

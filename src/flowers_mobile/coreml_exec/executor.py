@@ -39,7 +39,6 @@ from flowers_mobile.coreml_exec.image import (
     pixels_to_tensor,
 )
 from flowers_mobile.coreml_exec.ops import OPS
-from flowers_mobile.coreml_exec.package import read_package
 from flowers_mobile.coreml_exec.values import (
     BlobReader,
     decode_value,
@@ -47,6 +46,7 @@ from flowers_mobile.coreml_exec.values import (
     static_shape,
 )
 from flowers_mobile.errors import UserError
+from flowers_mobile.formats.mlpackage import read_package
 
 #: Inputs that take several arguments (MIL tuples); every other input takes one.
 VARIADIC_INPUTS = {("concat", "values")}

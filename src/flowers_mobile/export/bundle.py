@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from flowers_mobile.errors import UserError
-from flowers_mobile.export.manifest import (
+from flowers_mobile.formats.manifest import (
     DEFAULT_ARTIFACTS,
     MANIFEST_NAME,
-    find_artifact,
-    load_manifest,
+    Artifact,
+    Manifest,
+    read_manifest,
     verify_file,
 )
 from flowers_mobile.fsutil import atomic_dir, atomic_path, path_bytes, sha256_path
@@ -74,13 +75,13 @@ def plan_bundle(export_dir: Path, platform: str, android_dir: Path, ios_dir: Pat
     """Check everything `bundle` relies on and return the copies to make; writes nothing."""
     platforms = resolve_platforms(platform)
     export_dir = Path(export_dir)
-    manifest = load_manifest(export_dir)
-    labels_entry = _labels_entry(manifest, export_dir)
-    labels_path = verify_file(export_dir, labels_entry["file"], labels_entry["sha256"])
+    manifest = read_manifest(export_dir)  # a manifest without a valid labels entry is refused here
+    labels_entry = manifest.labels
+    labels_path = verify_file(export_dir, labels_entry.file, labels_entry.sha256)
     labels = read_labels(labels_path)
-    if len(labels) != labels_entry["count"]:
+    if len(labels) != labels_entry.count:
         raise UserError(f"{labels_path} has {len(labels)} labels but {export_dir / MANIFEST_NAME} counts "
-                        f"{labels_entry['count']}", hint="re-run `flowers-mobile convert`")
+                        f"{labels_entry.count}", hint="re-run `flowers-mobile convert`")
     manifest_path = export_dir / MANIFEST_NAME
     manifest_sha = sha256_path(manifest_path)
 
@@ -88,14 +89,14 @@ def plan_bundle(export_dir: Path, platform: str, android_dir: Path, ios_dir: Pat
     copies: list[_Copy] = []
     for name in platforms:
         art = _default_artifact(manifest, name, export_dir)
-        src = verify_file(export_dir, art["file"], art["sha256"])
-        if art.get("num_labels") != len(labels):
-            raise UserError(f"{src} outputs {art.get('num_labels')} classes but {labels_path} has {len(labels)} labels",
+        src = verify_file(export_dir, art.file, art.sha256)
+        if art.num_labels != len(labels):
+            raise UserError(f"{src} outputs {art.num_labels} classes but {labels_path} has {len(labels)} labels",
                             hint="re-run `flowers-mobile convert` so the model and labels come from one run")
         model_dir = _app_model_dir(name, app_dirs[name])
         copies += [
-            _Copy(name, src, model_dir / DEFAULT_ARTIFACTS[name], art["sha256"]),
-            _Copy(name, labels_path, model_dir / labels_path.name, labels_entry["sha256"]),
+            _Copy(name, src, model_dir / DEFAULT_ARTIFACTS[name], art.sha256),
+            _Copy(name, labels_path, model_dir / labels_path.name, labels_entry.sha256),
             _Copy(name, manifest_path, model_dir / MANIFEST_NAME, manifest_sha),
         ]
     return copies
@@ -145,24 +146,16 @@ def _copy_file(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Any:
     return shutil.copyfile(src, dst)
 
 
-def _labels_entry(manifest: dict[str, Any], export_dir: Path) -> dict[str, Any]:
-    entry = manifest.get("labels")
-    if not isinstance(entry, dict) or not {"file", "sha256", "count"} <= entry.keys():
-        raise UserError(f"{export_dir / MANIFEST_NAME} has no valid \"labels\" entry (file, sha256, count)",
-                        hint="re-run `flowers-mobile convert`")
-    return entry
-
-
-def _default_artifact(manifest: dict[str, Any], platform: str, export_dir: Path) -> dict[str, Any]:
+def _default_artifact(manifest: Manifest, platform: str, export_dir: Path) -> Artifact:
     file = DEFAULT_ARTIFACTS[platform]
     try:
-        art = find_artifact(manifest, file)
+        art = manifest.artifact(file)
     except UserError as exc:
         raise UserError(f"{export_dir / MANIFEST_NAME} lists no {file}, the {platform} app's model "
                         f"({exc.hint or 'no artifacts'})",
                         hint=f"export it with `flowers-mobile convert` (target {PLATFORM_FORMATS[platform]})") from exc
-    if art.get("format") != PLATFORM_FORMATS[platform]:
-        raise UserError(f"{file} in {export_dir / MANIFEST_NAME} has format {art.get('format')!r}, "
+    if art.format != PLATFORM_FORMATS[platform]:
+        raise UserError(f"{file} in {export_dir / MANIFEST_NAME} has format {art.format!r}, "
                         f"the {platform} app needs {PLATFORM_FORMATS[platform]!r}")
     return art
 

@@ -28,7 +28,9 @@ from flowers_mobile import variants
 from flowers_mobile.config import Config
 from flowers_mobile.errors import UserError
 from flowers_mobile.export.choose_default import forced_default
-from flowers_mobile.export.manifest import (
+from flowers_mobile.export.steps import Steps as _Steps
+from flowers_mobile.export.tflite_target import TFLiteWork
+from flowers_mobile.formats.manifest import (
     LABELS_NAME,
     MANIFEST_NAME,
     Artifact,
@@ -36,8 +38,6 @@ from flowers_mobile.export.manifest import (
     new_manifest,
     write_manifest,
 )
-from flowers_mobile.export.steps import Steps as _Steps
-from flowers_mobile.export.tflite_target import TFLiteWork
 from flowers_mobile.fsutil import atomic_dir, sha256_file
 from flowers_mobile.labels import read_labels, write_labels
 from flowers_mobile.variants import coreml_compressions, coreml_extra, resolve_precisions

@@ -38,7 +38,8 @@ import numpy as np
 from flowers_mobile._coremltools import quiet_coremltools
 from flowers_mobile.config import ExportConfig
 from flowers_mobile.errors import UserError
-from flowers_mobile.export.manifest import Artifact, describe_artifact
+from flowers_mobile.formats.manifest import Artifact, describe_artifact
+from flowers_mobile.formats.mlpackage import edit_description
 from flowers_mobile.fsutil import atomic_path
 from flowers_mobile.labels import validate_labels
 
@@ -342,95 +343,18 @@ def _extra(compute_precision: str, target_name: str, compression: str | None = N
 def _save(mlmodel: Any, path: Path, meta: _Metadata, *, precision: str, compute_precision: str) -> None:
     """Write the package with its metadata through a temporary sibling, renamed into place.
 
-    `MLModel.save` would re-encode the whole spec (seconds for a MobileNetV2 program under
-    protobuf's pure-Python implementation, which some installs still get); the metadata lives in one top-level field (`description`), so we
-    copy the package coremltools already wrote and re-encode only that field.
+    The package coremltools already wrote is copied and only its `description` is re-encoded
+    (`formats.mlpackage.edit_description` says why).
     """
-    from coremltools.proto import Model_pb2
-
-    from flowers_mobile.coreml_exec.package import read_root_model_file
-
-    with atomic_path(path) as tmp:
-        shutil.copytree(mlmodel.package_path, tmp)
-        spec_file = read_root_model_file(tmp)
-        data = spec_file.read_bytes()
-        number = Model_pb2.Model.DESCRIPTION_FIELD_NUMBER
-        description = Model_pb2.ModelDescription()
-        description.ParseFromString(wire_field(data, number))
+    def edit(description: Any) -> None:
         # Keys coremltools set on the in-memory model only (version, conversion date).
         for key, value in dict(mlmodel.user_defined_metadata).items():
             description.metadata.userDefined[key] = value
         meta.apply(description, precision=precision, compute_precision=compute_precision)
-        spec_file.write_bytes(replace_wire_field(data, number, description.SerializeToString()))
 
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(data):
-            raise ValueError("truncated varint")
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
-
-
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _top_level_fields(message: bytes) -> Iterator[tuple[int, int, int, int]]:
-    """(field number, wire type, start, end) of each top-level field of a serialized message;
-    for length-delimited fields the payload is message[end - length:end]."""
-    pos = 0
-    while pos < len(message):
-        start = pos
-        key, pos = _varint(message, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            _, pos = _varint(message, pos)
-        elif wire == 1:
-            pos += 8
-        elif wire == 2:
-            length, pos = _varint(message, pos)
-            pos += length
-        elif wire == 5:
-            pos += 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-        yield number, wire, start, pos
-
-
-def wire_field(message: bytes, number: int) -> bytes:
-    """The payload of the (last) length-delimited top-level field `number`, b"" when absent."""
-    payload = b""
-    for field_number, wire, start, end in _top_level_fields(message):
-        if field_number == number and wire == 2:
-            _, body = _varint(message, start)
-            _, body = _varint(message, body)
-            payload = message[body:end]
-    return payload
-
-
-def replace_wire_field(message: bytes, number: int, payload: bytes) -> bytes:
-    """`message` with length-delimited top-level field `number` set to `payload` (others kept as bytes)."""
-    out = bytearray()
-    encoded = _encode_varint(number << 3 | 2) + _encode_varint(len(payload)) + payload
-    for field_number, wire, start, end in _top_level_fields(message):
-        if field_number == number and wire == 2:
-            if encoded:
-                out += encoded
-                encoded = b""
-        else:
-            out += message[start:end]
-    return bytes(out + encoded)
+    with atomic_path(path) as tmp:
+        shutil.copytree(mlmodel.package_path, tmp)
+        edit_description(tmp, edit)
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from flowers_mobile.config import Config
-from flowers_mobile.export.manifest import Artifact
+from flowers_mobile.formats.manifest import Artifact
 
 
 def missed_limits(art: Artifact, probs: np.ndarray, held: Any, labels: list[str], cfg: Config) -> list[str]:

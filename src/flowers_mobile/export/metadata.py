@@ -5,25 +5,21 @@ the input as an RGB image with normalization mean 0 / std 1 (the model takes raw
 or uint8), and `labels.txt` packed into the model as the output's axis labels.
 
 Import rules (docs/stack.md): never `import tflite_support`; the writers are imported from
-`tensorflow_lite_support.metadata.python...` directly. Reading labels back (`embedded_labels`)
-uses only the flatbuffer schemas and `zipfile`, so runtimes can read them without TensorFlow.
+`tensorflow_lite_support.metadata.python...` directly. Reading labels and tensor facts without
+the writers (what runtimes need) is `flowers_mobile.formats.tflite`.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import tempfile
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from flowers_mobile.config import ExportConfig
-from flowers_mobile.errors import UserError
+from flowers_mobile.formats.tflite import LABELS_FILE, split_labels
 
-LABELS_FILE = "labels.txt"
 INPUT_DESCRIPTION = ("RGB image, raw pixel values 0..255 (scale 1, offset 0), resized to the input size by "
                      "bilinear stretch; the model normalizes inside its graph.")
 OUTPUT_DESCRIPTION = "Probability of each flower label, in the order of the packed labels.txt."
@@ -92,7 +88,7 @@ def read_metadata(flatbuffer: bytes) -> dict[str, Any]:
     files = list(displayer.get_packed_associated_file_list())
     labels = None
     if LABELS_FILE in files:
-        labels = _split_labels(displayer.get_associated_file_buffer(LABELS_FILE))
+        labels = split_labels(displayer.get_associated_file_buffer(LABELS_FILE))
     return {"json": json.loads(displayer.get_metadata_json()), "files": files, "labels": labels}
 
 
@@ -124,83 +120,3 @@ def verify_metadata(flatbuffer: bytes, labels: Sequence[str], export_cfg: Export
         if meta.get(key) != want:
             raise MetadataError(f"metadata {key} is {meta.get(key)!r}, expected {want!r}")
     return info
-
-
-def _split_labels(raw: bytes) -> list[str]:
-    text = raw.decode("utf-8")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines = lines[:-1]
-    return [line.rstrip("\r") for line in lines]
-
-
-def embedded_labels(flatbuffer: bytes) -> list[str] | None:
-    """Labels packed into a .tflite as its output's TENSOR_AXIS_LABELS file, or None.
-
-    Parses the metadata flatbuffer and the model's zip tail directly (no TensorFlow import),
-    so light runtimes and the Task Library worker can call it.
-    """
-    from tensorflow_lite_support.metadata import metadata_schema_py_generated as md_fb
-    from tensorflow_lite_support.metadata import schema_py_generated as schema
-
-    try:
-        model = schema.Model.GetRootAsModel(flatbuffer, 0)
-        meta_buffer = None
-        for i in range(model.MetadataLength()):
-            entry = model.Metadata(i)
-            if entry.Name() == b"TFLITE_METADATA":
-                meta_buffer = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
-        if meta_buffer is None:
-            return None
-        meta = md_fb.ModelMetadata.GetRootAsModelMetadata(meta_buffer, 0)
-        if meta.SubgraphMetadataLength() == 0:
-            return None
-        graph = meta.SubgraphMetadata(0)
-        if graph.OutputTensorMetadataLength() == 0:
-            return None
-        output = graph.OutputTensorMetadata(0)
-        name = None
-        for j in range(output.AssociatedFilesLength()):
-            assoc = output.AssociatedFiles(j)
-            if assoc.Type() == md_fb.AssociatedFileType.TENSOR_AXIS_LABELS:
-                name = assoc.Name().decode("utf-8")
-                break
-        if name is None:
-            return None
-        with zipfile.ZipFile(io.BytesIO(flatbuffer)) as zf:
-            return _split_labels(zf.read(name))
-    except (zipfile.BadZipFile, KeyError, IndexError, ValueError, UnicodeDecodeError, TypeError):
-        return None
-
-
-def labels_for_tflite(path: str | os.PathLike[str]) -> list[str]:
-    """A .tflite's labels: from its metadata, else labels.txt beside it; UserError when neither exists."""
-    from flowers_mobile.labels import read_labels
-
-    path = Path(path)
-    labels = embedded_labels(path.read_bytes())
-    if labels:
-        return labels
-    beside = path.with_name(LABELS_FILE)
-    if beside.is_file():
-        return read_labels(beside)
-    raise UserError(f"{path} has no labels in its metadata and no {LABELS_FILE} beside it",
-                    hint="convert it with `flowers-mobile convert`, or put labels.txt next to it")
-
-
-def tflite_input_size(flatbuffer: bytes, path: str | os.PathLike[str]) -> tuple[int, int]:
-    """(height, width) of a .tflite's one image input, read from the flatbuffer (no interpreter).
-
-    Raises:
-        UserError: the bytes are not a TFLite model, or its input is not (1, H, W, 3).
-    """
-    from tensorflow_lite_support.metadata import schema_py_generated as schema
-
-    try:
-        graph = schema.Model.GetRootAsModel(flatbuffer, 0).Subgraphs(0)
-        shape = graph.Tensors(graph.Inputs(0)).ShapeAsNumpy()
-    except Exception as exc:  # a file that is not a flatbuffer fails in many ways
-        raise UserError(f"{path}: not a TFLite model ({type(exc).__name__})") from exc
-    if len(shape) != 4 or shape[-1] != 3:
-        raise UserError(f"{path}: input shape {list(shape)} is not (1, H, W, 3)")
-    return int(shape[1]), int(shape[2])

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from flowers_mobile import variants
 from flowers_mobile.config import Config
 from flowers_mobile.export.choose_default import measure_and_choose
-from flowers_mobile.export.manifest import DEFAULT_ARTIFACTS, Artifact, describe_artifact
 from flowers_mobile.export.steps import Steps
 from flowers_mobile.export.tflite import DEFAULT_TFLITE
+from flowers_mobile.formats.manifest import DEFAULT_ARTIFACTS, Artifact, describe_artifact
 from flowers_mobile.fsutil import atomic_write_bytes
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flowers_mobile.export.manifest import DEFAULT_ARTIFACTS
+from flowers_mobile.formats.manifest import DEFAULT_ARTIFACTS, Artifact
 from flowers_mobile.variants import METADATA_RUNTIMES, plan_runtimes
 
 __all__ = ["METADATA_RUNTIMES", "default_runtime", "is_android_default", "plan_runs", "runtime_available", "runtimes_for"]
@@ -24,8 +24,13 @@ def runtime_available(name: str) -> bool:
     return _resolve(name)["available"]() is None
 
 
-def is_android_default(artifact: dict[str, Any]) -> bool:
-    return artifact["file"] == DEFAULT_ARTIFACTS["android"] or "android" in (artifact.get("default_for") or [])
+def is_android_default(artifact: dict[str, Any] | Artifact) -> bool:
+    """Whether a manifest artifact (typed or as its JSON dict) is the Android default."""
+    if isinstance(artifact, Artifact):
+        file, default_for = artifact.file, artifact.default_for
+    else:
+        file, default_for = artifact["file"], artifact.get("default_for") or []
+    return file == DEFAULT_ARTIFACTS["android"] or "android" in default_for
 
 
 def runtimes_for(artifact: dict[str, Any], overrides: dict[str, str] | None = None) -> list[str]:

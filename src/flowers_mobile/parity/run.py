@@ -12,7 +12,13 @@ import numpy as np
 
 from flowers_mobile.config import Config
 from flowers_mobile.errors import UserError
-from flowers_mobile.export.manifest import load_manifest, record_parity, verify_manifest
+from flowers_mobile.formats.manifest import (
+    Artifact,
+    Manifest,
+    read_manifest,
+    record_parity,
+    verify_manifest,
+)
 from flowers_mobile.fsutil import atomic_write_json, atomic_write_text, sha256_path
 from flowers_mobile.labels import read_labels
 from flowers_mobile.parity.data import HeldOut, held_out_images
@@ -52,15 +58,15 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
     say = progress or (lambda _msg: None)
     strict = cfg.parity.strict if strict is None else strict
     model_path, export_dir, data_dir = Path(model_path), Path(export_dir), Path(data_dir)
-    manifest = load_manifest(export_dir)
+    manifest = read_manifest(export_dir)
     say("verifying artifacts against manifest.json")
     verify_manifest(export_dir, manifest)
-    export_labels = read_labels(export_dir / manifest["labels"]["file"])
-    if not manifest["artifacts"]:
+    export_labels = read_labels(export_dir / manifest.labels.file)
+    if not manifest.artifacts:
         raise UserError(f"{export_dir}/manifest.json lists no artifacts", hint="re-run `flowers-mobile convert`")
-    plan, notes = plan_runs(manifest["artifacts"], runtimes)
+    plan, notes = _plan(manifest, runtimes)
     for art, _ in plan:
-        limits_for(variant_of(art), cfg.parity)  # a variant without limits: exit 2 before any work
+        limits_for(_variant(art), cfg.parity)  # a variant without limits: exit 2 before any work
     held, reference = _reference(model_path, export_dir, manifest, export_labels, data_dir, cfg, max_images,
                                  notes, say)
     labels, true = export_labels, held.true
@@ -70,11 +76,11 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
 
     results, top1 = [], {}
     for art, runtime in plan:
-        say(f"{art['file']} through {runtime}")
+        say(f"{art.file} through {runtime}")
         result, probs = _run_one(export_dir, art, runtime, held, reference, labels, cfg, strict)
         results.append(result)
         if probs is not None:
-            top1[(art["sha256"], runtime)] = probs.argmax(1)
+            top1[(art.sha256, runtime)] = probs.argmax(1)
     _check_same_top1_as_litert(results, plan, top1, strict)
 
     report = ParityReport(
@@ -87,7 +93,18 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
     return report
 
 
-def _reference(model_path: Path, export_dir: Path, manifest: dict[str, Any], export_labels: list[str],
+def _plan(manifest: Manifest, runtimes: dict[str, str] | None) -> tuple[list[tuple[Artifact, str]], list[str]]:
+    """`plan_runs` on the manifest's artifacts; it takes and returns them as manifest dicts."""
+    by_file = {art.file: art for art in manifest.artifacts}
+    plan, notes = plan_runs([art.to_dict() for art in manifest.artifacts], runtimes)
+    return [(by_file[row["file"]], runtime) for row, runtime in plan], notes
+
+
+def _variant(art: Artifact) -> str:
+    return variant_of({"format": art.format, "precision": art.precision})
+
+
+def _reference(model_path: Path, export_dir: Path, manifest: Manifest, export_labels: list[str],
                data_dir: Path, cfg: Config, max_images: int | None, notes: list[str],
                say: Callable[[str], None]) -> tuple[HeldOut, np.ndarray]:
     """Load the Keras model, check it is the export's, load the images and run Keras on them."""
@@ -96,12 +113,12 @@ def _reference(model_path: Path, export_dir: Path, manifest: dict[str, Any], exp
     try:
         if keras.labels != export_labels:
             raise UserError(f"{model_path}'s labels ({model_path.parent / 'labels.txt'}) differ from the export's "
-                            f"({export_dir / manifest['labels']['file']}): {_label_diff(keras.labels, export_labels)}",
+                            f"({export_dir / manifest.labels.file}): {_label_diff(keras.labels, export_labels)}",
                             hint="the export was made from another model; re-run `flowers-mobile convert`")
-        source = manifest.get("source_model") or {}
-        if source.get("sha256") and source["sha256"] != sha256_path(model_path):
+        source = manifest.source_model
+        if source is not None and source.sha256 and source.sha256 != sha256_path(model_path):
             notes.append(f"{model_path.name} is not the file this export was made from "
-                         f"(manifest: {source.get('file')}, sha256 {source['sha256'][:12]}…)")
+                         f"(manifest: {source.file}, sha256 {source.sha256[:12]}…)")
         say("loading held-out images")
         held = held_out_images(data_dir, cfg, keras.labels, keras.input_size, max_images)
         notes += held.notes
@@ -111,13 +128,13 @@ def _reference(model_path: Path, export_dir: Path, manifest: dict[str, Any], exp
         keras.close()
 
 
-def _check_same_top1_as_litert(results: list[ExportParity], plan: list[tuple[dict[str, Any], str]],
+def _check_same_top1_as_litert(results: list[ExportParity], plan: list[tuple[Artifact, str]],
                                top1: dict[tuple[str, str], np.ndarray], strict: bool) -> None:
     """The Task Library and MediaPipe Tasks must pick LiteRT's class on every image of the same
     bytes: they run the same model on the same pixels, only the metadata handling is theirs.
     Keyed by sha256: `flowers.tflite [litert]` is not run, its bytes are the default precision's."""
     for result, (art, runtime) in zip(results, plan, strict=True):
-        mine, litert = top1.get((art["sha256"], runtime)), top1.get((art["sha256"], "litert"))
+        mine, litert = top1.get((art.sha256, runtime)), top1.get((art.sha256, "litert"))
         if runtime not in METADATA_RUNTIMES or mine is None or litert is None:
             continue
         agreement = float(np.mean(mine == litert))
@@ -136,16 +153,16 @@ def _category_check(predictor: Any, images: np.ndarray, labels: list[str]) -> Ch
                  "pass" if same else "fail", same)
 
 
-def _run_one(export_dir: Path, art: dict[str, Any], runtime: str, held: HeldOut, reference: np.ndarray,
+def _run_one(export_dir: Path, art: Artifact, runtime: str, held: HeldOut, reference: np.ndarray,
              labels: list[str], cfg: Config, strict: bool) -> tuple[ExportParity, np.ndarray | None]:
-    variant = variant_of(art)
+    variant = _variant(art)
     limits = limits_for(variant, cfg.parity)
     images = held.images
-    result = ExportParity(file=art["file"], runtime=runtime, format=art["format"], precision=art["precision"],
+    result = ExportParity(file=art.file, runtime=runtime, format=art.format, precision=art.precision,
                           variant=variant, images=len(images))
     start = time.perf_counter()
     probs: np.ndarray | None = None
-    predictor = load_predictor(export_dir / art["file"], runtime)  # UserError (exit 2) when unavailable
+    predictor = load_predictor(export_dir / art.file, runtime)  # UserError (exit 2) when unavailable
     try:
         result.describe = predictor.describe()
         if tuple(predictor.input_size) != tuple(images.shape[1:3]):

@@ -16,6 +16,7 @@ import numpy as np
 
 from flowers_mobile._coremltools import quiet_coremltools
 from flowers_mobile.errors import UserError
+from flowers_mobile.formats.mlpackage import Package
 from flowers_mobile.runtimes.base import Predictor, register_runtime
 
 quiet_coremltools()  # coremltools is imported lazily below; its known import noise stays out
@@ -55,7 +56,7 @@ class CoreMLPredictor(Predictor):
         import coremltools as ct
 
         from flowers_mobile.coreml_exec.image import image_input_from_spec
-        from flowers_mobile.coreml_exec.package import classifier_labels, read_package
+        from flowers_mobile.formats.mlpackage import read_package
 
         package = read_package(self.path)
         labels = classifier_labels(package)
@@ -96,3 +97,29 @@ class CoreMLPredictor(Predictor):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "compute_units": self.compute_units}
+
+
+def classifier_labels(package: Package) -> list[str] | None:
+    """The class labels of the package's classify op (its classifier config), None if it has none.
+
+    Decoded by the executor's value reader: the labels are a MIL constant like any other.
+    """
+    from flowers_mobile.coreml_exec.values import BlobReader, decode_value
+
+    functions = package.spec.mlProgram.functions
+    if "main" not in functions:
+        return None
+    fn = functions["main"]
+    block = fn.block_specializations.get(fn.opset) if fn.opset in fn.block_specializations else None
+    if block is None:
+        return None
+    blobs = BlobReader(package.resolve_blob_path, str(package.path))
+    for op in block.operations:
+        if op.type == "classify" and "classes" in op.inputs:
+            arguments = op.inputs["classes"].arguments
+            if len(arguments) != 1 or arguments[0].WhichOneof("binding") != "value":
+                raise UserError(f"{package.path}: the classify op's labels are not a constant")
+            classes = decode_value(arguments[0].value, blobs, str(package.path))
+            items = classes.reshape(-1).tolist() if hasattr(classes, "reshape") else list(classes)
+            return [str(c.item() if hasattr(c, "item") else c) for c in items]
+    return None

@@ -25,7 +25,7 @@ class LiteRTPredictor(Predictor):
         super().__init__(path, threads=threads)
         from ai_edge_litert.interpreter import Interpreter
 
-        from flowers_mobile.export.metadata import labels_for_tflite
+        from flowers_mobile.formats.tflite import labels_for_tflite
 
         if not self.path.is_file():
             raise UserError(f"model not found: {self.path}")

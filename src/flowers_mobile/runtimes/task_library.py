@@ -38,7 +38,7 @@ class TaskLibraryPredictor(Predictor):
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
         super().__init__(path, threads=threads)
-        from flowers_mobile.export.metadata import embedded_labels, tflite_input_size
+        from flowers_mobile.formats.tflite import embedded_labels, tflite_input_size
 
         if not self.path.is_file():
             raise UserError(f"model not found: {self.path}")
