@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 import flowers_mobile.coreml_exec.ops  # noqa: F401 - registers the ops
-from flowers_mobile.coreml_exec.registry import REGISTRY, OpDef, Ref, lookup
+from flowers_mobile.coreml_exec.registry import OPSETS, REGISTRY, OpDef, Ref, lookup
 from flowers_mobile.coreml_exec.values import BlobReader, decode_value, dtype_name, static_shape
 from flowers_mobile.errors import UserError
 
@@ -86,7 +86,7 @@ def _add_op(program: Program, op: Any, index: int, blobs: BlobReader, where: str
         program.declared[o.name] = (dtype_name(o.type), static_shape(o.type))
     definition = lookup(op.type, program.opset)
     if definition is None:
-        known = "in no opset" if op.type not in REGISTRY else f"only from {min(REGISTRY[op.type])}"
+        known = "in no opset" if op.type not in REGISTRY else f"only from {min(REGISTRY[op.type], key=OPSETS.index)}"
         raise UserError(f"{where}: op {op.type!r} ({label}) is not supported by the Core ML executor "
                         f"(opset {program.opset}; the executor has it {known})",
                         hint="convert without it, or add it under flowers_mobile/coreml_exec/ops/")
