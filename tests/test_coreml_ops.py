@@ -91,6 +91,22 @@ def test_depthwise_conv_matches_tf_depthwise_conv2d(n, c, size, stride, pad_type
     np.testing.assert_allclose(got, nchw(want) + bias.reshape(1, -1, 1, 1), atol=1e-4)
 
 
+@pytest.mark.parametrize("stride,dilation,pad", [(1, 2, "same"), (2, 1, (0, 1, 2, 0)), (3, 1, "valid"), (2, 1, (1, 1, 1, 1))])
+def test_depthwise_conv_strides_dilations_and_custom_pads_match_tf(stride, dilation, pad):
+    x, bias = rand(2, 5, 11, 10), rand(5)
+    dw = rand(3, 3, 5, 1)
+    mil_w = np.transpose(dw, (2, 3, 0, 1)).reshape(5, 1, 3, 3)
+    pad_type, amounts = ("custom", pad) if isinstance(pad, tuple) else (pad, None)
+    got = OPS["conv"](x=x, weight=mil_w, bias=bias, strides=[stride, stride], pad_type=pad_type, pad=amounts,
+                      dilations=[dilation, dilation], groups=5)
+    nhwc = np.transpose(x, (0, 2, 3, 1))
+    if amounts is not None:
+        nhwc = np.pad(nhwc, ((0, 0), (amounts[0], amounts[1]), (amounts[2], amounts[3]), (0, 0)))
+    want = tf.nn.depthwise_conv2d(nhwc, dw, strides=[1, stride, stride, 1], dilations=[dilation, dilation],
+                                  padding="VALID" if amounts is not None else pad_type.upper()).numpy()
+    np.testing.assert_allclose(got, nchw(want) + bias.reshape(1, -1, 1, 1), atol=1e-4)
+
+
 def test_grouped_conv_matches_per_group_tf_convs():
     x, wt = rand(2, 6, 8, 8), rand(9, 2, 3, 3)  # 3 groups: 2 in, 3 out channels each
     got = OPS["conv"](x=x, weight=wt, strides=[1, 1], pad_type="same", groups=3)
@@ -357,3 +373,6 @@ def test_float16_rounding_matches_numpy_cast_everywhere():
     with np.errstate(over="ignore", invalid="ignore"):
         want = values.astype(np.float16).astype(np.float32)
     np.testing.assert_array_equal(round_to_float16(values), want)
+    got = values.copy()
+    assert round_to_float16(got, in_place=True) is not None
+    np.testing.assert_array_equal(got.view(np.uint32)[~np.isnan(want)], want.view(np.uint32)[~np.isnan(want)])

@@ -22,7 +22,7 @@ _SIGN = np.uint32(0x80000000)
 _SUBNORMAL = np.uint32(113 << 23)  # 2**-14, float16's smallest normal
 _LARGEST = np.uint32(142 << 23)  # 2**15, float16's top binade: left to numpy's cast
 _SHIFT = np.uint32(13 << 23)  # * 2**13: float32's 23 mantissa bits down to float16's 10
-_BLOCK = 1 << 15  # values per block (128 KB a buffer)
+_BLOCK = 1 << 16  # values per block (256 KB a buffer; three buffers stay in L2)
 
 
 def round_to_float16(x: np.ndarray, *, in_place: bool = False) -> np.ndarray:
