@@ -16,6 +16,7 @@ from coremltools.optimize._utils import pack_elements_into_bits
 
 from flowers_mobile.coreml_exec import OPS
 from flowers_mobile.coreml_exec.ops import conv_pads
+from flowers_mobile.coreml_exec.registry import lookup
 from flowers_mobile.coreml_exec.values import unpack_bits
 
 RNG = np.random.default_rng(0)
@@ -87,6 +88,22 @@ def test_depthwise_conv_matches_tf_depthwise_conv2d(n, c, size, stride, pad_type
                       dilations=[1, 1], groups=c)
     want = tf.nn.depthwise_conv2d(np.transpose(x, (0, 2, 3, 1)), dw, strides=[1, stride, stride, 1],
                                   padding=pad_type.upper()).numpy()
+    np.testing.assert_allclose(got, nchw(want) + bias.reshape(1, -1, 1, 1), atol=1e-4)
+
+
+@pytest.mark.parametrize("stride,dilation,pad", [(1, 2, "same"), (2, 1, (0, 1, 2, 0)), (3, 1, "valid"), (2, 1, (1, 1, 1, 1))])
+def test_depthwise_conv_strides_dilations_and_custom_pads_match_tf(stride, dilation, pad):
+    x, bias = rand(2, 5, 11, 10), rand(5)
+    dw = rand(3, 3, 5, 1)
+    mil_w = np.transpose(dw, (2, 3, 0, 1)).reshape(5, 1, 3, 3)
+    pad_type, amounts = ("custom", pad) if isinstance(pad, tuple) else (pad, None)
+    got = OPS["conv"](x=x, weight=mil_w, bias=bias, strides=[stride, stride], pad_type=pad_type, pad=amounts,
+                      dilations=[dilation, dilation], groups=5)
+    nhwc = np.transpose(x, (0, 2, 3, 1))
+    if amounts is not None:
+        nhwc = np.pad(nhwc, ((0, 0), (amounts[0], amounts[1]), (amounts[2], amounts[3]), (0, 0)))
+    want = tf.nn.depthwise_conv2d(nhwc, dw, strides=[1, stride, stride, 1], dilations=[dilation, dilation],
+                                  padding="VALID" if amounts is not None else pad_type.upper()).numpy()
     np.testing.assert_allclose(got, nchw(want) + bias.reshape(1, -1, 1, 1), atol=1e-4)
 
 
@@ -291,7 +308,7 @@ def test_lut_to_dense_ios16_unpacks_like_coremltools(nbits):
     indices = RNG.integers(0, 1 << nbits, int(shape.prod())).astype(np.uint8)
     lut = rand(1 << nbits)
     packed = pack_elements_into_bits(indices, nbits)
-    got = OPS["constexpr_lut_to_dense"](indices=packed, lut=lut, shape=shape)
+    got = lookup("constexpr_lut_to_dense", "iOS16").fn(indices=packed, lut=lut, shape=shape)
     np.testing.assert_array_equal(got, ref.decompress(lut, packed, shape))
     np.testing.assert_array_equal(unpack_bits(packed.tobytes(), nbits, indices.size), indices)
 
@@ -302,7 +319,7 @@ def test_lut_to_dense_ios18_blockwise_matches_coremltools(groups):
 
     indices = RNG.integers(0, 16, (8, 6, 3, 3)).astype(np.uint8)
     lut = rand(*groups, 16, 1)
-    got = OPS["constexpr_lut_to_dense"](indices=indices, lut=lut)
+    got = lookup("constexpr_lut_to_dense", "iOS18").fn(indices=indices, lut=lut)
     np.testing.assert_array_equal(got, ref.decompress(indices, lut, None))
 
 
@@ -312,7 +329,7 @@ def test_lut_to_dense_ios18_vector_palettes_match_coremltools(vector_axis):
 
     indices = RNG.integers(0, 4, (4, 6) if vector_axis == 0 else (8, 3)).astype(np.uint8)
     lut = rand(1, 1, 4, 2)  # 4 palettes of 2-vectors
-    got = OPS["constexpr_lut_to_dense"](indices=indices, lut=lut, vector_axis=np.int32(vector_axis))
+    got = lookup("constexpr_lut_to_dense", "iOS18").fn(indices=indices, lut=lut, vector_axis=np.int32(vector_axis))
     np.testing.assert_array_equal(got, ref.decompress(indices, lut, np.int32(vector_axis)))
     assert got.shape == (8, 6)
 
@@ -346,7 +363,7 @@ def test_constexpr_cast_widens_fp16():
 
 
 def test_float16_rounding_matches_numpy_cast_everywhere():
-    from flowers_mobile.coreml_exec.executor import round_to_float16
+    from flowers_mobile.coreml_exec.fp16 import round_to_float16
 
     edges = np.float32([0, -0.0, 1e-8, -3e-6, 6.1035156e-05, 6.1035152e-05, 6.0e-5, 1 + 2 ** -11, 1 + 3 * 2 ** -11,
                         2049, 2051, 65504, 65519, 65520, -65520, 1e6, np.inf, -np.inf, np.nan])
@@ -356,3 +373,6 @@ def test_float16_rounding_matches_numpy_cast_everywhere():
     with np.errstate(over="ignore", invalid="ignore"):
         want = values.astype(np.float16).astype(np.float32)
     np.testing.assert_array_equal(round_to_float16(values), want)
+    got = values.copy()
+    assert round_to_float16(got, in_place=True) is not None
+    np.testing.assert_array_equal(got.view(np.uint32)[~np.isnan(want)], want.view(np.uint32)[~np.isnan(want)])

@@ -1,19 +1,23 @@
-"""Images per second of the numpy Core ML executor beside Keras, same model, same images, one run.
+"""Images per second of the numpy Core ML executor beside Keras: same model, same images, same run.
 
-    python tools/bench_coreml_executor.py                      # MobileNetV2 alpha 0.35 at 96 px, exported here
-    python tools/bench_coreml_executor.py --model M.keras --package Flowers.mlpackage [--images 256]
+    python tools/bench_coreml_executor.py                      # MobileNetV2 1.0 at 224 px, exported here
+    python tools/bench_coreml_executor.py --alpha 0.35 --size 96
+    python tools/bench_coreml_executor.py --model M.keras --package Flowers.mlpackage [--images 128]
 
-Without --model a MobileNetV2 (alpha 0.35, 96 px, weights none, 5 classes) is built; without
---package the model is exported with `export_coreml` (float16, the iOS default) into a
-temporary folder first (that conversion is not timed). Both runtimes get the same uint8 images
-in batches of 32 after one warm-up batch; Keras runs through one `tf.function`, as the Keras
-runtime does. For information only: nothing is asserted.
+Without --model a MobileNetV2 (weights none, 5 classes; alpha 1.0 at 224 px unless told) is
+built; without --package it is exported with `export_coreml` (float16, the iOS default) into a
+temporary folder first (not timed). Both runtimes get the same uint8 images in batches of 32
+after one warm-up batch; Keras runs through one `tf.function`, as the Keras runtime does, with
+TensorFlow's own thread pools; the executor with one worker thread per CPU (--threads). The two
+take turns for --rounds rounds, so load from other processes falls on both; the table gives
+each one's median and the ratio of the medians. For information only: nothing is asserted.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -27,19 +31,34 @@ BATCH = 32
 
 
 def images_per_second(fn, images: np.ndarray) -> float:
-    fn(images[:BATCH])  # warm-up: tracing, first-call allocations
     start = time.perf_counter()
     for i in range(0, len(images), BATCH):
         fn(images[i:i + BATCH])
     return len(images) / (time.perf_counter() - start)
 
 
+def cpu_line() -> str:
+    """The CPU model, its core count and the load average (the machine may be shared)."""
+    name = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{name}, {os.cpu_count()} cores, load average {load:.1f} at the end"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="Keras model (default: MobileNetV2 alpha 0.35, 96 px, built here)")
+    parser.add_argument("--model", help="Keras model (default: MobileNetV2 built here)")
     parser.add_argument("--package", help=".mlpackage of that model (default: exported here, float16)")
-    parser.add_argument("--images", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads for the executor")
+    parser.add_argument("--alpha", type=float, default=1.0, help="width of the built MobileNetV2")
+    parser.add_argument("--size", type=int, default=224, help="input size of the built MobileNetV2")
+    parser.add_argument("--images", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="executor worker threads (default: one per CPU)")
     parser.add_argument("--no-fp16-rounding", action="store_true", help="executor: float32 throughout")
     args = parser.parse_args(argv)
     if args.package and not args.model:
@@ -57,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         model = keras.saving.load_model(args.model, compile=False)
     else:
         keras.utils.set_random_seed(0)
-        model = build_classifier(ModelConfig(input_size=96, alpha=0.35, weights="none"), 5)
+        model = build_classifier(ModelConfig(input_size=args.size, alpha=args.alpha, weights="none"), 5)
     labels = [f"class_{i}" for i in range(model.output_shape[-1])]
     with tempfile.TemporaryDirectory() as tmp:
         package = Path(args.package) if args.package else None
@@ -71,16 +90,25 @@ def main(argv: list[str] | None = None) -> int:
         images = np.random.default_rng(0).integers(0, 256, (args.images, height, width, 3), dtype=np.uint8)
 
         forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        keras_ips = images_per_second(lambda x: forward(tf.constant(x, tf.float32)).numpy(), images)
-        executor_ips = images_per_second(lambda x: executor.predict(x).array, images)
+        runtimes = {"keras": lambda x: forward(tf.constant(x, tf.float32)).numpy(),
+                    "executor": lambda x: executor.predict(x).array}
+        measured: dict[str, list[float]] = {name: [] for name in runtimes}
+        for fn in runtimes.values():
+            fn(images[:BATCH])  # warm-up: tracing, first-call allocations
+        for _ in range(max(1, args.rounds)):
+            for name, fn in runtimes.items():
+                measured[name].append(images_per_second(fn, images))
         info = executor.describe()
 
-    print(f"model: {model.name}, input {height}x{width}, {len(images)} images, batch {BATCH}")
+    keras_ips, executor_ips = (statistics.median(measured[k]) for k in ("keras", "executor"))
+    print(f"model: {model.name}, input {height}x{width}, {len(images)} images x {args.rounds} rounds, batch {BATCH}")
     print(f"package: {package.name}, opset {info['opset']}, float16 {info['float16']}, "
-          f"rounding {info['fp16_rounding']}, batched {info['batched']}, BLAS threads {args.threads}")
-    print(f"{'runtime':10s} {'images/s':>10s}")
-    print(f"{'keras':10s} {keras_ips:10.1f}")
-    print(f"{'executor':10s} {executor_ips:10.1f}")
+          f"rounding {info['fp16_rounding']}, batched {info['batched']}, executor threads {info['threads']}")
+    print(f"cpu: {cpu_line()}")
+    print(f"{'runtime':10s} {'images/s':>10s} {'ms/image':>10s}   rounds (images/s)")
+    for name, ips in (("keras", keras_ips), ("executor", executor_ips)):
+        rounds = " ".join(f"{v:.1f}" for v in measured[name])
+        print(f"{name:10s} {ips:10.1f} {1000 / ips:10.1f}   {rounds}")
     print(f"executor / keras: {executor_ips / keras_ips:.2f}")
     return 0
 

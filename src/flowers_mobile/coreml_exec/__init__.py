@@ -3,6 +3,9 @@ its Keras model computes (Core ML itself only runs on Apple platforms).
 
     from flowers_mobile.coreml_exec import CoreMLExecutor
     result = CoreMLExecutor("Flowers.mlpackage").predict(pixels)  # uint8 (N, H, W, 3)
+
+Modules: `registry` (ops and their declared properties), `ops/` (one module per op family),
+`program` (load and fold), `batching`, `runner`, `fp16`, `executor` (the classifier API).
 """
 
 from flowers_mobile._coremltools import quiet_coremltools

@@ -22,12 +22,12 @@ class CoreMLExecutorPredictor(Predictor):
 
     Args:
         path: the `.mlpackage` folder.
-        threads: BLAS threads for the executor's matrix products (default 1, the fastest here).
+        threads: worker threads, each running a share of a batch (default: one per CPU).
     """
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
         super().__init__(path, threads=threads)
-        self.executor = CoreMLExecutor(self.path, threads=threads or 1)
+        self.executor = CoreMLExecutor(self.path, threads=threads)
         if self.executor.labels is None:
             raise UserError(f"{self.path} is not a classifier (no classifier config)",
                             hint="export it with `flowers-mobile convert --target coreml`")
