@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from flowers_mobile.errors import UserError
+from flowers_mobile.errors import UserError, first_line
 from flowers_mobile.export.manifest import DEFAULT_ARTIFACTS, load_manifest, verify_manifest
 from flowers_mobile.fsutil import atomic_path, atomic_write_json, path_bytes, sha256_path
 
@@ -236,7 +236,7 @@ def _worker_main(argv: Sequence[str]) -> int:
     except UserError as exc:
         out = {"error": exc.one_line()}
     except Exception as exc:  # reported in the table, never a crash of the whole benchmark
-        out = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]}
+        out = {"error": f"{type(exc).__name__}: {first_line(exc, '')}"[:300]}
     Path(spec["out"]).write_text(json.dumps(out), encoding="utf-8")
     return 0
 

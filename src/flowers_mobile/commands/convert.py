@@ -11,6 +11,7 @@ from rich import box
 from rich.table import Table
 
 from flowers_mobile.commands.common import ConfigOpt, SetOpt, get_config, table_console
+from flowers_mobile.commands.progress_view import RichProgress
 
 
 def register(app: typer.Typer) -> None:
@@ -37,9 +38,10 @@ def convert(
 
     cfg = get_config(config, set_)
     started = time.perf_counter()
-    manifest = run_convert(model, out, cfg, labels_path=labels, targets=target or ["tflite"], precisions=quantize,
-                           data_dir=data, normalize=normalize, coreml_precision=coreml_precision,
-                           coreml_compression=coreml_compress, progress=progress, default=default)
+    with RichProgress("steps", dup_stderr=True) as view:
+        manifest = run_convert(model, out, cfg, labels_path=labels, targets=target or ["tflite"], precisions=quantize,
+                               data_dir=data, normalize=normalize, coreml_precision=coreml_precision,
+                               coreml_compression=coreml_compress, progress=view if progress else None, default=default)
     table_console().print(artifact_table(manifest, out, time.perf_counter() - started))
 
 
