@@ -1,6 +1,8 @@
 """`train`: a folder of flower photos in, a run folder with a MobileNetV2 classifier out.
 
-Two phases, as transfer learning is done:
+This module checks the input, prepares the run folder and calls the phases in order; each job
+has its own module: `head_phase`, `finetune_phase`, `outputs` (evaluate and write the run), and
+`context` (the settings both phases share). Two phases, as transfer learning is done:
 
 1. Head only, backbone frozen, on cached features (`training.features`): the backbone runs
    once over the training images (plus K augmented copies), the Dropout -> Dense head trains
