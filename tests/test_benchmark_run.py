@@ -43,7 +43,7 @@ def test_benchmark_writes_json_and_chart_with_ratios_to_keras(trained_and_export
                             "flowers.tflite [mediapipe]", "flowers_float32.tflite [litert]"}
     assert not [e["error"] for e in entries.values() if e["error"]]
     keras = entries["model.keras [keras]"]
-    assert keras["reference"] and keras["ratios"]["p50_ms@1"] == 1.0 and keras["ratios"]["bytes"] == 1.0
+    assert keras["reference"]  # every ratio below is to this entry
     assert entries["flowers.tflite [task_library]"]["ipc"] is True
     assert entries["flowers.tflite [mediapipe]"]["ipc"] is False  # in process, no worker
     for e in entries.values():

@@ -32,7 +32,11 @@ def test_compare_counts_agreement_differences_and_accuracy():
     true = np.array([0, 1, 2, 1])
     out = compare(ref, exp, true, labels, [Path(f"{i}.png") for i in range(4)], worst=2)
     assert out["top1_agreement"] == pytest.approx(0.75)  # image 2: c -> a
-    assert out["top5_agreement"] == pytest.approx(1.0)  # k = 3 classes: c is always in the top 3
+    # Top-5 agreement with 6 classes: image 1's Keras class is the export's least likely one.
+    ref6 = np.array([[0.5, 0.1, 0.1, 0.1, 0.1, 0.1]] * 2, np.float32)
+    exp6 = np.array([[0.5, 0.1, 0.1, 0.1, 0.1, 0.1], [0.0, 0.2, 0.2, 0.2, 0.2, 0.2]], np.float32)
+    six = compare(ref6, exp6, np.array([0, 0]), list("abcdef"), [Path("0.png"), Path("1.png")])
+    assert six["top5_agreement"] == pytest.approx(0.5) and six["top1_agreement"] == pytest.approx(0.5)
     assert out["max_abs_diff"] == pytest.approx(0.2, abs=1e-6)
     assert out["mean_abs_diff"] == pytest.approx(np.abs(exp - ref).mean(), abs=1e-7)
     assert out["accuracy"] == pytest.approx(0.5)  # images 0 and 1; Keras also gets image 2

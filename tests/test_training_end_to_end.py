@@ -47,7 +47,9 @@ def test_tiny_model_is_confidently_right_on_the_synthetic_flowers(tiny_run):
     val = metrics["val"]
     assert set(val["per_class"]) == set(read_labels(tiny_run / "labels.txt"))
     assert sum(row["support"] for row in val["per_class"].values()) == val["num_images"]
-    assert val["top5_accuracy"] == 1.0 and val["macro_f1"] > 0.85
+    # (No top-5 check here: with 5 classes it is 1.0 by construction; test_evaluation_metrics
+    # checks top-k on known arrays.)
+    assert val["macro_f1"] > 0.85
     assert metrics["run"]["batchnorm"] == "train" and metrics["run"]["replicas"] == 1
 
 

@@ -16,8 +16,9 @@ import pytest
 
 from flowers_mobile.data.synth import generate_dataset
 
+FINETUNE_EPOCHS = 10
 SETTINGS = ["model.input_size=32", "model.alpha=0.35", "model.weights=none", "training.batch_size=8",
-            "training.head_epochs=1", "training.finetune_epochs=30", "training.finetune_fraction=0.0",
+            "training.head_epochs=1", f"training.finetune_epochs={FINETUNE_EPOCHS}", "training.finetune_fraction=0.0",
             "training.early_stopping_patience=0"]
 KILL_AT_EPOCH = 3
 
@@ -61,7 +62,7 @@ def test_sigkilled_run_resumes_to_completion(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     assert not (out / "model.keras").exists() and not (out / "metrics.json").exists()
     killed = _finetune_state(out)
-    assert killed is not None and KILL_AT_EPOCH <= killed["epoch"] < 30
+    assert killed is not None and KILL_AT_EPOCH <= killed["epoch"] < FINETUNE_EPOCHS
     state_bytes = (out / "backup" / "finetune" / "state.json").read_bytes()
 
     # Resuming on a folder with other classes: refused, the interrupted state untouched.
@@ -79,11 +80,11 @@ def test_sigkilled_run_resumes_to_completion(tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert history["resumed"] == {"finetune": killed["epoch"]}
     head, finetune = history["phases"]
-    assert head["epochs"] == 1 and finetune["epochs"] == 30
+    assert head["epochs"] == 1 and finetune["epochs"] == FINETUNE_EPOCHS
     # The epochs before the kill were kept, not run again.
     for key, values in killed["history"].items():
         assert finetune["history"][key][:killed["epoch"]] == values
-    assert len(finetune["history"]["val_accuracy"]) == 30
+    assert len(finetune["history"]["val_accuracy"]) == FINETUNE_EPOCHS
     for name in ("model.keras", "labels.txt", "config.json", "metrics.json", "training_curves.png",
                  "confusion_matrix.png"):
         assert (out / name).is_file(), name

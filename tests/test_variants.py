@@ -81,6 +81,7 @@ def test_parity_predict_and_benchmark_take_the_same_runtime_here(tmp_path):
     """On this machine (no native Core ML: Linux, or a Mac without coremltools' binding) an
     .mlpackage goes to the executor for parity and predict alike; predict's loader agrees."""
     from flowers_mobile.benchmark import plan_entries
+    from flowers_mobile.formats.manifest import Artifact, LabelsEntry, Manifest
 
     native = runtime_available("coreml")
     package = tmp_path / "Flowers.mlpackage"
@@ -89,7 +90,9 @@ def test_parity_predict_and_benchmark_take_the_same_runtime_here(tmp_path):
     want = "coreml" if native else "coreml_executor"
     assert runtimes_for(art) == [want]
     assert default_runtime(package) == want
-    assert [e.runtime for e, _ in plan_entries({"artifacts": [art]}, tmp_path, None)] == [want]
+    typed = Manifest(model_name="m", labels=LabelsEntry(file="labels.txt", sha256="0" * 64, count=2),
+                     artifacts=[Artifact(**art, input_shape=[1, 64, 64, 3], input_dtype="uint8", num_labels=2)])
+    assert [e.runtime for e, _ in plan_entries(typed, tmp_path, None)] == [want]
     if not native:  # the native runtime, forced, says why it cannot run here
         with pytest.raises(UserError, match="Core ML"):
             load_predictor(package, "coreml")

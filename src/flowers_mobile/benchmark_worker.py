@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from flowers_mobile.errors import UserError
+from flowers_mobile.errors import UserError, first_line
 
 
 def _rss_mb(field_name: str) -> float | None:
@@ -143,7 +143,7 @@ def _worker_main(argv: Sequence[str]) -> int:
     except UserError as exc:
         out = {"error": exc.one_line()}
     except Exception as exc:  # reported in the table, never a crash of the whole benchmark
-        out = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]}
+        out = {"error": f"{type(exc).__name__}: {first_line(exc, '')}"[:300]}
     Path(spec["out"]).write_text(json.dumps(out), encoding="utf-8")
     return 0
 

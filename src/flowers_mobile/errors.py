@@ -33,3 +33,14 @@ class CheckFailed(Exception):
     """
 
     exit_code = 1
+
+
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """The first line of an exception's message, for one-line errors that wrap it.
+
+    A message with no text gives `default`, or the exception's type name when that is None.
+    """
+    text = str(exc).strip()
+    if text:
+        return text.splitlines()[0]
+    return type(exc).__name__ if default is None else default

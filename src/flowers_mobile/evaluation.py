@@ -9,7 +9,6 @@ Plots use matplotlib's Agg backend (no display needed) and are written atomicall
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 from flowers_mobile.config import Config, DataConfig
 from flowers_mobile.errors import UserError
 from flowers_mobile.fsutil import atomic_path, atomic_write_json, atomic_write_text
+from flowers_mobile.keras_file import check_keras_file, load_keras_model
 from flowers_mobile.labels import read_labels
 
 SPLIT_CHOICES = ("test", "val", "train", "all")
@@ -206,30 +206,6 @@ def _save(fig, path: str | Path) -> Path:
 # Models and data
 
 
-def check_model_file(path: str | Path) -> Path:
-    """Cheap checks before TensorFlow loads anything: the file exists and is a .keras archive."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"model not found: {path}", hint="pass the model.keras of a training run")
-    if path.is_dir() or path.suffix != ".keras" or not zipfile.is_zipfile(path):
-        raise UserError(f"{path} is not a Keras model file", hint="pass a .keras file written by flowers-mobile train")
-    return path
-
-
-def load_keras_model(path: str | Path):
-    """Load a `.keras` model for inference, or raise a UserError that says what the file is not."""
-    import keras
-
-    path = check_model_file(path)
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as exc:  # a zip that is not a Keras archive, or a broken one
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"{path} is not a loadable Keras model ({detail})",
-                        hint="pass a .keras file written by flowers-mobile train") from exc
-    return model
-
-
 def pad_to_batches(samples: Sequence, batch_size: int) -> list:
     """`samples` plus copies of the last one up to a multiple of `batch_size`.
 
@@ -289,7 +265,7 @@ def evaluate(model_path: Path, data_dir: Path, cfg: Config, *, split: str = "tes
 
     if split not in SPLIT_CHOICES:
         raise UserError(f"unknown split {split!r}", hint=f"use one of {', '.join(SPLIT_CHOICES)}")
-    model_path = check_model_file(model_path)
+    model_path = check_keras_file(model_path)
     labels = read_labels(model_path.parent / "labels.txt")
     dataset = load_dataset(data_dir, cfg.data, min_classes=1)
     model = load_keras_model(model_path)

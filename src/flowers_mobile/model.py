@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from flowers_mobile.config import ModelConfig
-from flowers_mobile.errors import UserError
+from flowers_mobile.errors import UserError, first_line
 
 BACKBONE_NAME = "backbone"
 IMAGENET_HINT = ("use --set model.weights=none (train from scratch) or "
@@ -44,7 +44,7 @@ def build_backbone(cfg: ModelConfig):
     except Exception as exc:
         if weights == "imagenet":
             raise UserError(f"could not download the ImageNet weights for MobileNetV2 ({type(exc).__name__}: "
-                            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); this machine looks offline",
+                            f"{first_line(exc, 'no detail')}); this machine looks offline",
                             hint=IMAGENET_HINT) from exc
         raise UserError(f"model.weights: cannot load {weights}: {exc}") from exc
     # The stable name (given above) is how fine-tuning and tests find it: `get_backbone`.

@@ -11,6 +11,7 @@ from rich import box
 from rich.table import Table
 
 from flowers_mobile.commands.common import RunConfigOpt, SetOpt, run_config, table_console
+from flowers_mobile.commands.progress_view import RichProgress
 
 
 def register(app: typer.Typer) -> None:
@@ -44,8 +45,9 @@ def convert(
         "export.coreml_compression": coreml_compressions(coreml_compress) if coreml_compress else None,
     })
     started = time.perf_counter()
-    manifest = run_convert(model, out, cfg, labels_path=labels, targets=target or ["tflite"], data_dir=data,
-                           normalize=normalize, progress=progress, default=default)
+    with RichProgress("steps", dup_stderr=True) as view:
+        manifest = run_convert(model, out, cfg, labels_path=labels, targets=target or ["tflite"], data_dir=data,
+                               normalize=normalize, progress=view if progress else None, default=default)
     table_console().print(artifact_table(manifest, out, time.perf_counter() - started))
 
 

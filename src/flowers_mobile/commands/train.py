@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from flowers_mobile.commands.common import ConfigOpt, SetOpt, get_config, table_console
+from flowers_mobile.commands.progress_view import RichProgress
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +38,8 @@ def train(
                 *([] if progress else ["--no-progress"]), *(["--config", str(config)] if config else []),
                 *[arg for item in set_ or [] for arg in ("--set", item)]]
         raise typer.Exit(launch_local(args, workers))
-    result = run_training(data, out, cfg, resume=resume, progress=progress)
+    with RichProgress("bars") as view:
+        result = run_training(data, out, cfg, resume=resume, progress=view if progress else None)
     if result.metrics["run"].get("chief", True):  # other workers print one line (their weights' digest)
         table_console().print(summary_table(result))
 

@@ -39,7 +39,9 @@ from flowers_mobile.formats.manifest import (
     write_manifest,
 )
 from flowers_mobile.fsutil import atomic_dir, sha256_file
+from flowers_mobile.keras_file import check_keras_file
 from flowers_mobile.labels import read_labels, write_labels
+from flowers_mobile.progress import ProgressCallback
 from flowers_mobile.variants import coreml_compressions, coreml_extra, resolve_precisions
 
 TARGETS = ("tflite", "coreml", "saved_model")
@@ -117,7 +119,7 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             labels_path: str | os.PathLike[str] | None = None, targets: Sequence[str] = ("tflite",),
             precisions: Sequence[str] | None = None, data_dir: str | os.PathLike[str] | None = None,
             normalize: str = "none", coreml_precision: str | None = None,
-            coreml_compression: Sequence[str] | None = None, progress: bool = True,
+            coreml_compression: Sequence[str] | None = None, progress: ProgressCallback | None = None,
             default: str | None = None) -> dict[str, Any]:
     """Convert a Keras classifier into `out_dir`: TFLite precisions, Core ML, SavedModel, labels, manifest.
 
@@ -134,7 +136,7 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
             must be the labels) or any folder of unlabelled images.
         normalize: none | mobilenet | imagenet | SCALE,OFFSET, for models that expect
             normalized input (see `keras_io.parse_normalize`).
-        progress: show a Rich progress line per step (on stderr).
+        progress: called with each step's progress events (None: silent).
         default: the precision copied to `flowers.tflite` (None: measured, see `choose_default`).
     Returns:
         The manifest written to `out_dir/manifest.json`.
@@ -172,11 +174,7 @@ def _prepare(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
     precision_list = resolve_precisions(cfg.export.tflite_precisions) if "tflite" in target_list else []
     forced = forced_default(default, precision_list)
     norm = keras_io.parse_normalize(normalize)
-    model_path = Path(model_path)
-    if not model_path.exists():
-        raise UserError(f"model not found: {model_path}", hint="pass --model PATH to a .keras or .h5 file")
-    if model_path.suffix.lower() not in keras_io.MODEL_SUFFIXES:
-        raise UserError(f"{model_path}: unsupported model file", hint="expected a Keras model saved as .keras or .h5")
+    model_path = check_keras_file(model_path)
     labels_file = Path(labels_path) if labels_path is not None else model_path.parent / LABELS_NAME
     labels = read_labels(labels_file)
     data_path = Path(data_dir) if data_dir is not None else None

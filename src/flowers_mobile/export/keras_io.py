@@ -12,16 +12,14 @@ scale inside the graph; a foreign model that expects normalized input is wrapped
 from __future__ import annotations
 
 import os
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from flowers_mobile.errors import UserError
+from flowers_mobile.keras_file import load_keras_model
 
-MODEL_SUFFIXES = (".keras", ".h5")
 NORMALIZE_NAMES = ("none", "mobilenet", "imagenet")
 NORMALIZE_HINT = "use --normalize none|mobilenet|imagenet|SCALE,OFFSET (e.g. 0.00392157,0)"
 
@@ -82,56 +80,6 @@ def parse_normalize(spec: str | None) -> Normalization | None:
                                 hint=NORMALIZE_HINT)
             return Normalization("custom", (scale,) * 3, (offset,) * 3)
     raise UserError(f"--normalize {spec!r} is not understood", hint=NORMALIZE_HINT)
-
-
-def load_keras_model(path: str | os.PathLike[str]) -> Any:
-    """Load a `.keras` or `.h5` model without compiling it.
-
-    Raises:
-        UserError: missing file, wrong suffix, a corrupt file, weights only, or a model Keras
-            cannot rebuild (custom layers).
-    """
-    import keras
-
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"model not found: {path}", hint="pass --model PATH to a .keras or .h5 file")
-    if path.suffix.lower() not in MODEL_SUFFIXES:
-        raise UserError(f"{path}: unsupported model file", hint="expected a Keras model saved as .keras or .h5")
-    if not path.is_file():
-        raise UserError(f"{path} is not a file", hint="expected a Keras model saved as .keras or .h5")
-    _check_container(path)
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as exc:  # Keras raises ValueError, TypeError, OSError, KeyError... for bad files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        hint = "re-save it with model.save(PATH); custom layers must be importable"
-        if "No model config" in first:
-            hint = "the file holds weights only; save the whole model with model.save('model.keras')"
-        raise UserError(f"{path}: cannot load the Keras model ({type(exc).__name__}: {first[:300]})",
-                        hint=hint) from exc
-    if not isinstance(model, keras.Model):
-        raise UserError(f"{path} holds a {type(model).__name__}, not a Keras model",
-                        hint="save a keras.Model with model.save('model.keras')")
-    return model
-
-
-def _check_container(path: Path) -> None:
-    """Fail early, with a clear line, on a file that is not the container its suffix says."""
-    if path.suffix.lower() == ".keras":
-        if not zipfile.is_zipfile(path):
-            raise UserError(f"{path} is not a valid .keras file (not a zip archive; truncated or corrupt?)",
-                            hint="re-save the model with model.save('model.keras')")
-        with zipfile.ZipFile(path) as zf:
-            if "config.json" not in zf.namelist():
-                raise UserError(f"{path} is a zip archive without config.json, not a .keras model",
-                                hint="re-save the model with model.save('model.keras')")
-    else:
-        import h5py
-
-        if not h5py.is_hdf5(path):
-            raise UserError(f"{path} is not a valid HDF5 file (truncated or corrupt?)",
-                            hint="re-save the model with model.save('model.h5') or as .keras")
 
 
 def validate_classifier(model: Any, where: str = "model") -> ClassifierInfo:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from flowers_mobile.config import Config
-from flowers_mobile.errors import UserError
+from flowers_mobile.errors import UserError, first_line
 from flowers_mobile.formats.manifest import (
     Artifact,
     Manifest,
@@ -197,7 +197,7 @@ def _predict(predictor: Any, images: np.ndarray, result: ExportParity) -> np.nda
     except UserError:
         raise
     except Exception as exc:
-        result.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+        result.error = f"{type(exc).__name__}: {first_line(exc, '')}"[:300]
         return None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from flowers_mobile.errors import UserError
+from flowers_mobile.keras_file import load_keras_model
 from flowers_mobile.labels import read_labels
 from flowers_mobile.runtimes.base import Predictor, model_format, register_runtime
 
@@ -35,18 +36,6 @@ def set_tf_threads(threads: int | None) -> int | None:
         except RuntimeError:
             pass  # context already initialised: keep what it has
     return tf.config.threading.get_intra_op_parallelism_threads() or None
-
-
-def load_keras_model(path: str | os.PathLike[str]):
-    """`keras.saving.load_model` with a one-line error for files that are not Keras models."""
-    import keras
-
-    try:
-        return keras.saving.load_model(os.fspath(path), compile=False)
-    except Exception as exc:  # keras raises ValueError, OSError, zipfile errors, ... for bad files
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"{path}: cannot load as a Keras model ({detail[:200]})",
-                        hint="give a .keras or .h5 file saved by Keras") from exc
 
 
 def check_classifier_shapes(model: Any, path: str | os.PathLike[str]) -> tuple[tuple[int, int], int]:

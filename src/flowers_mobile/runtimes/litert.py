@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from flowers_mobile.errors import UserError
+from flowers_mobile.errors import UserError, first_line
 from flowers_mobile.runtimes.base import Predictor, register_runtime, requires_module
 
 
@@ -33,7 +33,7 @@ class LiteRTPredictor(Predictor):
             self._interpreter = Interpreter(model_path=str(self.path), num_threads=threads)
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise UserError(f"{self.path}: LiteRT cannot load it ({str(exc).splitlines()[0]})",
+            raise UserError(f"{self.path}: LiteRT cannot load it ({first_line(exc)})",
                             hint="is it a .tflite model file?") from exc
         inputs = self._interpreter.get_input_details()
         outputs = self._interpreter.get_output_details()

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from flowers_mobile.errors import UserError
+from flowers_mobile.errors import UserError, first_line
 from flowers_mobile.runtimes.base import Predictor, register_runtime, requires_module
 
 
@@ -71,7 +71,7 @@ class MediaPipePredictor(Predictor):
         try:
             self._classifier = vision.ImageClassifier.create_from_options(options)
         except (RuntimeError, ValueError, OSError) as exc:  # MediaPipe maps its status codes onto these
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             raise UserError(f"{self.path}: MediaPipe Tasks cannot load it ({first})",
                             hint="convert it with `flowers-mobile convert` (writes classifier metadata)") from exc
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from flowers_mobile.errors import UserError
+from flowers_mobile.errors import UserError, first_line
 from flowers_mobile.labels import read_labels
 from flowers_mobile.runtimes.base import Predictor, register_runtime
 from flowers_mobile.runtimes.keras_runtime import MAX_CHUNK, set_tf_threads
@@ -44,7 +44,7 @@ class SavedModelPredictor(Predictor):
         try:
             self._loaded = tf.saved_model.load(os.fspath(self.path))
         except Exception as exc:  # corrupt protobuf, missing variables, ...
-            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            detail = first_line(exc)
             raise UserError(f"{self.path}: cannot load the SavedModel ({detail[:200]})",
                             hint="re-run `flowers-mobile convert --target saved_model`") from exc
         signatures = self._loaded.signatures

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from flowers_mobile.training.progress import Reporter, _fmt
+from flowers_mobile.progress import Reporter
+from flowers_mobile.training.progress import _fmt
 from flowers_mobile.training.state import PhaseState
 
 #: The per-batch sums every step and evaluation returns, in this order.
