@@ -97,7 +97,7 @@ class CoreMLExecutor:
         self.segments = None
         if self.backend == "tensorflow":
             self.segments = plan_segments(self.program)
-            compile_segments(self.segments, fp16_rounding)
+            compile_segments(self.program, self.segments, fp16_rounding)
         self.metadata = _metadata(spec)
 
     # The program's facts, under the names callers have used.

@@ -75,7 +75,7 @@ def _conv_supported(step: Any, ranks: dict[str, int]) -> bool:
 
 @tf_form("conv", _conv_supported)
 def conv(x: Val, weight: np.ndarray, bias: Any = None, strides: Any = None, pad_type: str = "valid",
-         pad: Any = None, dilations: Any = None, groups: Any = 1) -> Val:
+         pad: Any = None, dilations: Any = None, groups: Any = 1, epilogue: str | None = None) -> Val:
     """MIL conv on an NHWC tensor, MIL's padding as (begin, end) amounts applied first."""
     t = nhwc(x)
     c_out, c_per_group, kh, kw = weight.shape
@@ -97,19 +97,25 @@ def conv(x: Val, weight: np.ndarray, bias: Any = None, strides: Any = None, pad_
         y = tf.concat([tf.nn.conv2d(p, np.transpose(weight[g * per_out:(g + 1) * per_out], (2, 3, 1, 0)),
                                     [1, *strides, 1], padding, dilations=[1, *dilations, 1])
                        for g, p in enumerate(parts)], axis=3)
-    if bias is not None:
-        y = tf.nn.bias_add(y, np.asarray(bias, dtype=np.float32))
-    return Val(y, True)
+    bias = np.zeros(c_out, np.float32) if bias is None else np.asarray(bias, dtype=np.float32)
+    if epilogue is not None:  # bias, float16 rounding and activation in one pass
+        return Val(EPILOGUES[epilogue](y, bias), True)
+    return Val(tf.nn.bias_add(y, bias), True)
+
+
+# Activations compiled by XLA as well: TensorFlow's own element-wise kernels were ~2x slower.
+_relu = tf.function(tf.nn.relu, jit_compile=True, autograph=False)
+_relu6 = tf.function(tf.nn.relu6, jit_compile=True, autograph=False)
 
 
 @tf_form("relu")
 def relu(x: Val) -> Val:
-    return Val(tf.nn.relu(x.t), x.nhwc)
+    return Val(_relu(x.t), x.nhwc)
 
 
 @tf_form("relu6")
 def relu6(x: Val) -> Val:
-    return Val(tf.nn.relu6(x.t), x.nhwc)
+    return Val(_relu6(x.t), x.nhwc)
 
 
 @tf_form("clip")
@@ -143,9 +149,27 @@ def _in_layout(v: Any, to_nhwc: bool) -> Any:
     return v
 
 
+def _epilogue(activation: Callable[[tf.Tensor], tf.Tensor] | None) -> Any:
+    def run(y: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+        out = _round_float16(y + bias)  # the convolution's float16 result, then the exact activation
+        return out if activation is None else activation(out)
+
+    return tf.function(run, jit_compile=True, autograph=False)
+
+
+def _rounded(fn: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]) -> Any:
+    return tf.function(lambda a, b: _round_float16(fn(a, b)), jit_compile=True, autograph=False)
+
+
+#: A float16 convolution's epilogue by the activation that follows it ("" for none).
+EPILOGUES: dict[str, Any] = {"": _epilogue(None), "relu": _epilogue(tf.nn.relu), "relu6": _epilogue(tf.nn.relu6)}
+#: Element-wise ops with their float16 rounding compiled in.
+ROUNDED_FORMS: dict[str, Callable[..., Val]] = {}
+
 for _name, _fn in (("add", tf.add), ("sub", tf.subtract), ("mul", tf.multiply), ("real_div", tf.divide),
                    ("maximum", tf.maximum), ("minimum", tf.minimum)):
     tf_form(_name, _float_binary)(_binary(_fn))
+    ROUNDED_FORMS[_name] = _binary(_rounded(_fn))
 
 
 def _constant_pad(step: Any, ranks: dict[str, int]) -> bool:
@@ -203,6 +227,10 @@ def cast(x: Val, dtype: str) -> Val:
     return Val(round_float16(t) if dtype == "fp16" else t, x.nhwc)
 
 
-def round_float16(t: tf.Tensor) -> tf.Tensor:
-    """float32 values rounded to the nearest float16 (ties to even, subnormals, infinities)."""
+def _round_float16(t: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.cast(t, tf.float16), tf.float32)
+
+
+#: float32 values rounded to the nearest float16 (ties to even, subnormals, infinities), still
+#: float32. Compiled by XLA: one vectorized pass, 3x faster than TensorFlow's two cast kernels.
+round_float16 = tf.function(_round_float16, jit_compile=True, autograph=False)

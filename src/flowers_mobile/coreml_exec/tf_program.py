@@ -64,33 +64,66 @@ def plan_segments(program: Program) -> list[Segment]:
     return segments
 
 
-def compile_segments(segments: list[Segment], fp16_rounding: bool) -> None:
+def compile_segments(program: Program, segments: list[Segment], fp16_rounding: bool) -> None:
     """Give each TensorFlow segment its traced function."""
     import tensorflow as tf
 
+    readers = reader_counts(program)
     for segment in segments:
         if segment.fn is not None:
-            segment.fn = tf.function(_tracer(segment, fp16_rounding), autograph=False)
+            segment.fn = tf.function(_tracer(segment, fp16_rounding, readers), autograph=False)
 
 
-def _tracer(segment: Segment, fp16_rounding: bool) -> Any:
-    from flowers_mobile.coreml_exec.tf_ops import TF_FORMS, Val, nchw, round_float16
+def _tracer(segment: Segment, fp16_rounding: bool, readers: dict[str, int]) -> Any:
+    from flowers_mobile.coreml_exec.tf_ops import ROUNDED_FORMS, TF_FORMS, Val, nchw, round_float16
+
+    steps = segment.steps
 
     def trace(*inputs: Any) -> list[Any]:
         env = {name: Val(t) for name, t in zip(segment.inputs, inputs, strict=True)}
         batch = int(inputs[0].shape[0]) if inputs and inputs[0].shape.rank else 1
-        for step in segment.steps:
+        i = 0
+        while i < len(steps):
+            step = steps[i]
             args = {k: env[v.name] if isinstance(v, Ref) else v for k, v in step.args.items()}
             if step.batched and batch != 1 and step.op.batch_args is not None:
                 args = step.op.batch_args(args, batch)
-            value = TF_FORMS[step.op.name][0](**args)
             (name, dtype), = step.outputs
-            if fp16_rounding and dtype == "FLOAT16" and not step.op.fp16_exact:
-                value = Val(round_float16(value.t), value.nhwc)
-            env[name] = value
+            rounds = fp16_rounding and dtype == "FLOAT16" and not step.op.fp16_exact
+            if rounds and step.op.name == "conv":
+                activation = _fused_activation(steps, i, readers, set(segment.outputs))
+                env[name if activation is None else activation.outputs[0][0]] = \
+                    TF_FORMS["conv"][0](**args, epilogue="" if activation is None else activation.op.name)
+                i += 1 if activation is None else 2
+                continue
+            if rounds and step.op.name in ROUNDED_FORMS:
+                value, rounds = ROUNDED_FORMS[step.op.name](**args), False
+            else:
+                value = TF_FORMS[step.op.name][0](**args)
+            env[name] = Val(round_float16(value.t), value.nhwc) if rounds else value
+            i += 1
         return [nchw(env[name]) for name in segment.outputs]
 
     return trace
+
+
+def _fused_activation(steps: list[Step], i: int, readers: dict[str, int], kept: set[str]) -> Step | None:
+    """The relu / relu6 right after conv step i when it is the conv result's only reader."""
+    if i + 1 >= len(steps):
+        return None
+    name, nxt = steps[i].outputs[0][0], steps[i + 1]
+    if nxt.op.name in ("relu", "relu6") and refs(nxt.args) == [name] and readers.get(name) == 1 \
+            and name not in kept:
+        return nxt
+    return None
+
+
+def reader_counts(program: Program) -> dict[str, int]:
+    """How many steps (and program outputs) read each tensor."""
+    counts: dict[str, int] = {}
+    for name in [r for step in program.steps for r in refs(step.args)] + list(program.outputs):
+        counts[name] = counts.get(name, 0) + 1
+    return counts
 
 
 def run_segments(segments: list[Segment], env: dict[str, Any], where: str,
