@@ -35,7 +35,11 @@ from flowers_mobile.coreml_exec.image import (
 )
 from flowers_mobile.coreml_exec.program import load_program
 from flowers_mobile.coreml_exec.runner import run_program
-from flowers_mobile.coreml_exec.tf_program import compile_segments, plan_segments, tensorflow_available
+from flowers_mobile.coreml_exec.tf_program import (
+    compile_segments,
+    plan_segments,
+    tensorflow_available,
+)
 from flowers_mobile.coreml_exec.values import BlobReader
 from flowers_mobile.errors import UserError
 from flowers_mobile.formats.mlpackage import read_package

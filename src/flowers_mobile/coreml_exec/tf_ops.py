@@ -68,9 +68,8 @@ def _conv_supported(step: Any, ranks: dict[str, int]) -> bool:
         return False
     groups, c_per_group = int(step.args.get("groups", 1) or 1), weight.shape[1]
     strides, dilations = ints(step.args.get("strides"), (1, 1)), ints(step.args.get("dilations"), (1, 1))
-    if groups > 1 and c_per_group == 1 and max(strides) > 1 and max(dilations) > 1:
-        return False  # TensorFlow's depthwise convolution takes strides or dilations, not both
-    return True
+    # TensorFlow's depthwise convolution takes strides or dilations, not both.
+    return not (groups > 1 and c_per_group == 1 and max(strides) > 1 and max(dilations) > 1)
 
 
 @tf_form("conv", _conv_supported)

@@ -15,7 +15,6 @@ TensorFlow is optional: `tensorflow_available()` says whether the fast path can 
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +25,12 @@ from flowers_mobile.coreml_exec.registry import Ref
 
 
 def tensorflow_available() -> bool:
-    return importlib.util.find_spec("tensorflow") is not None
+    """Whether TensorFlow imports here (an import it would need anyway for the fast path)."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass
