@@ -241,3 +241,79 @@ def test_replace_wire_field_changes_one_field_and_keeps_the_rest(tiny):
     patched = Model_pb2.Model()
     patched.ParseFromString(replace_wire_field(data, number, spec.description.SerializeToString()))
     assert patched == spec
+
+
+# ------------------------------------------------------------------------------- the TensorFlow path
+
+
+def build_float16_package(path: Path) -> Path:
+    """A MobileNet-like block in float16: depthwise conv (stride 2, custom pads) -> relu6 -> pointwise
+    conv -> relu -> pointwise conv + residual add -> mean, so the fast path fuses and rounds."""
+    import coremltools as ct
+    from coremltools.converters.mil import Builder as mb
+
+    rng = np.random.default_rng(5)
+    dw, pw = rng.normal(0, 0.5, (8, 1, 3, 3)).astype(np.float32), rng.normal(0, 0.4, (8, 8, 1, 1)).astype(np.float32)
+    pw2, bias = rng.normal(0, 0.4, (8, 8, 1, 1)).astype(np.float32), rng.normal(0, 0.2, 8).astype(np.float32)
+
+    @mb.program(input_specs=[mb.TensorSpec(shape=(1, 8, 9, 9))], opset_version=ct.target.iOS16)
+    def program(x):
+        y = mb.relu6(x=mb.conv(x=x, weight=dw, bias=bias, strides=[2, 2], pad_type="custom", pad=[1, 0, 0, 1],
+                               groups=8))
+        y = mb.relu(x=mb.conv(x=y, weight=pw, pad_type="valid"))
+        y = mb.add(x=mb.conv(x=y, weight=pw2, bias=bias, pad_type="valid"), y=y)
+        return mb.reduce_mean(x=y, axes=[2, 3], keep_dims=False)
+
+    mlmodel = ct.convert(program, convert_to="mlprogram", minimum_deployment_target=ct.target.iOS16,
+                         compute_precision=ct.precision.FLOAT16)
+    mlmodel.save(str(path))
+    return path
+
+
+def test_tensorflow_path_runs_like_the_reference(tiny):
+    fast, numpy_ = CoreMLExecutor(tiny, backend="tensorflow"), CoreMLExecutor(tiny, backend="numpy")
+    assert fast.describe()["backend"] == "tensorflow" and numpy_.segments is None
+    assert CoreMLExecutor(tiny).backend == "tensorflow"  # TensorFlow is installed here: the default
+    assert any(s.fn is not None for s in fast.segments)
+    pixels = RNG.integers(0, 256, (3, SIZE, SIZE, 3)).astype(np.uint8)
+    np.testing.assert_allclose(fast.predict(pixels).array, reference(pixels), atol=1e-6)
+    np.testing.assert_allclose(fast.predict(pixels).array, numpy_.predict(pixels).array, atol=1e-6)
+
+
+def test_tensorflow_path_rounds_float16_like_the_numpy_path(tmp_path):
+    package = build_float16_package(tmp_path / "Half.mlpackage")
+    x = RNG.normal(0, 2, (6, 8, 9, 9)).astype(np.float32)
+    runs = {(backend, rounding): next(iter(CoreMLExecutor(package, backend=backend, fp16_rounding=rounding).run(x).values()))
+            for backend in ("tensorflow", "numpy") for rounding in (True, False)}
+    fast, ref = runs["tensorflow", True], runs["numpy", True]
+    assert fast.shape == (6, 8)
+    np.testing.assert_array_equal(fast, fast.astype(np.float16).astype(np.float32))
+    # Same float16 grid after every op; the kernels' addition order may move a value by one step.
+    np.testing.assert_allclose(fast, ref, rtol=2e-3, atol=2e-3)
+    np.testing.assert_allclose(runs["tensorflow", False], runs["numpy", False], rtol=1e-5, atol=1e-5)
+    # Rounded after each op, not only at the end: far nearer the numpy path than rounding's own effect.
+    effect = np.abs(ref - runs["numpy", False]).mean()
+    assert effect > 1e-4 and np.abs(fast - ref).mean() < effect / 10
+
+
+def test_an_unknown_backend_is_refused(tiny):
+    with pytest.raises(UserError, match="unknown executor backend 'cuda'"):
+        CoreMLExecutor(tiny, backend="cuda")
+
+
+def test_without_tensorflow_the_numpy_path_runs(tiny):
+    """TensorFlow is optional: where it does not import, "auto" is the numpy path, and it is right."""
+    import subprocess
+    import sys
+
+    pixels = RNG.integers(0, 256, (2, SIZE, SIZE, 3)).astype(np.uint8)
+    np.save(tiny.parent / "pixels.npy", pixels)
+    code = ("import sys; sys.modules['tensorflow'] = None\n"
+            "import numpy as np\nfrom flowers_mobile.coreml_exec import CoreMLExecutor\n"
+            f"e = CoreMLExecutor({str(tiny)!r})\nassert 'tensorflow' not in sys.modules or sys.modules['tensorflow'] is None\n"
+            f"np.save({str(tiny.parent / 'out.npy')!r}, e.predict(np.load({str(tiny.parent / 'pixels.npy')!r})).array)\n"
+            "print(e.backend)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "numpy"
+    np.testing.assert_allclose(np.load(tiny.parent / "out.npy"), reference(pixels), atol=1e-6)

@@ -221,6 +221,20 @@ def test_batched_and_single_image_runs_agree(export):
     np.testing.assert_array_equal(batched.predict(export.images[:10]).array, single.predict(export.images[:10]).array)
 
 
+def test_tensorflow_path_matches_the_numpy_path(export, results):
+    """`results` come from the default (TensorFlow) path; the numpy path is the reference."""
+    pc = ParityConfig()
+    for precision, bound in (("float32", 1e-4), ("float16", pc.float16_max_abs_diff)):
+        package = export.dir / PACKAGES[precision]
+        assert CoreMLExecutor(package).backend == "tensorflow"
+        ref = CoreMLExecutor(package, backend="numpy").predict(export.images[:64]).array
+        fast = results[precision][:64]
+        top1, max_diff = agreement(fast, ref)
+        assert max_diff < bound, (precision, max_diff)
+        assert top1 >= (1.0 if precision == "float32" else pc.float16_min_top1_agreement), (precision, top1)
+        assert float(np.abs(fast - ref).mean()) < 1e-3, precision
+
+
 # ------------------------------------------------------------------------------- planted errors
 
 

@@ -376,3 +376,52 @@ def test_float16_rounding_matches_numpy_cast_everywhere():
     got = values.copy()
     assert round_to_float16(got, in_place=True) is not None
     np.testing.assert_array_equal(got.view(np.uint32)[~np.isnan(want)], want.view(np.uint32)[~np.isnan(want)])
+
+
+# ------------------------------------------------------------------ the TensorFlow fast path's forms
+
+
+@pytest.mark.parametrize("c,o,k,groups,stride,dilation,pad_type,pad", [
+    (8, 16, 1, 1, 1, 1, "valid", None),  # pointwise
+    (6, 4, 3, 1, 2, 1, "same", None),
+    (5, 5, 3, 5, 2, 1, "custom", (0, 1, 2, 0)),  # depthwise, MIL's custom pads
+    (4, 8, 3, 4, 1, 2, "same", None),  # depthwise, channel multiplier 2, dilation 2
+    (5, 5, 2, 5, 1, 1, "same_lower", None),  # the odd pixel of padding first
+    (6, 9, 3, 3, 1, 1, "same", None),  # grouped: 3 groups of 2 in, 3 out
+])
+def test_tensorflow_conv_form_matches_the_numpy_conv(c, o, k, groups, stride, dilation, pad_type, pad):
+    from flowers_mobile.coreml_exec.tf_ops import Val, conv, nchw
+
+    x, wt, bias = rand(2, c, 11, 10), rand(o, c // groups, k, k), rand(o)
+    args = {"weight": wt, "bias": bias, "strides": [stride, stride], "pad_type": pad_type, "pad": pad,
+            "dilations": [dilation, dilation], "groups": groups}
+    got = conv(Val(tf.constant(x)), **args)
+    assert got.nhwc  # stays NHWC for the next convolution
+    np.testing.assert_allclose(nchw(got).numpy(), OPS["conv"](x=x, **args), atol=1e-4)
+
+
+def test_tensorflow_forms_keep_mil_layout_through_nhwc_tensors():
+    from flowers_mobile.coreml_exec.tf_ops import TF_FORMS, Val, nchw
+
+    x, y = rand(2, 4, 5, 6), rand(2, 4, 5, 6)
+    held = Val(tf.transpose(x, (0, 2, 3, 1)), True)  # x, held NHWC
+    bias = rand(4, 1, 1)
+    np.testing.assert_allclose(nchw(TF_FORMS["add"][0](held, bias)).numpy(), OPS["add"](x=x, y=bias), rtol=1e-6)
+    np.testing.assert_allclose(nchw(TF_FORMS["mul"][0](held, Val(tf.constant(y)))).numpy(), x * y, rtol=1e-6)
+    pad = TF_FORMS["pad"][0](held, pad=np.array([0, 0, 1, 2, 0, 3]), constant_val=0.5)
+    np.testing.assert_array_equal(nchw(pad).numpy(), OPS["pad"](x=x, pad=np.array([0, 0, 1, 2, 0, 3]), constant_val=0.5))
+    mean = TF_FORMS["reduce_mean"][0](held, axes=[2, 3], keep_dims=False)
+    np.testing.assert_allclose(nchw(mean).numpy(), x.mean(axis=(2, 3)), rtol=1e-5)
+    clip = TF_FORMS["clip"][0](held, alpha=np.float32(-1), beta=np.float32(0.5))
+    np.testing.assert_array_equal(nchw(clip).numpy(), OPS["clip"](x=x, alpha=-1, beta=0.5))
+
+
+def test_tensorflow_float16_rounding_is_the_numpy_rounding():
+    from flowers_mobile.coreml_exec.fp16 import round_to_float16
+    from flowers_mobile.coreml_exec.tf_ops import round_float16
+
+    edges = np.array([0.0, -0.0, 1e-8, 3e-8, -3e-8, 6e-8, 2 ** -25, 1 + 2 ** -11, 1 + 3 * 2 ** -11,
+                      65504, 65519, 65520, 1e5, -1e5, np.inf, -np.inf], np.float32)
+    x = np.concatenate([edges, rand(10000, low=-70000, high=70000), rand(10000, low=-1e-4, high=1e-4)])
+    got = round_float16(tf.constant(x)).numpy()
+    np.testing.assert_array_equal(got.view(np.uint32), round_to_float16(x).view(np.uint32))

@@ -1,4 +1,4 @@
-"""Images per second of the numpy Core ML executor beside Keras: same model, same images, same run.
+"""Images per second of the Core ML executor beside Keras: same model, same images, same run.
 
     python tools/bench_coreml_executor.py                      # MobileNetV2 1.0 at 224 px, exported here
     python tools/bench_coreml_executor.py --alpha 0.35 --size 96
@@ -8,9 +8,10 @@ Without --model a MobileNetV2 (weights none, 5 classes; alpha 1.0 at 224 px unle
 built; without --package it is exported with `export_coreml` (float16, the iOS default) into a
 temporary folder first (not timed). Both runtimes get the same uint8 images in batches of 32
 after one warm-up batch; Keras runs through one `tf.function`, as the Keras runtime does, with
-TensorFlow's own thread pools; the executor with one worker thread per CPU (--threads). The two
-take turns for --rounds rounds, so load from other processes falls on both; the table gives
-each one's median and the ratio of the medians. For information only: nothing is asserted.
+TensorFlow's own thread pools; the executor with its default backend (TensorFlow graphs where
+TensorFlow is installed; --backend numpy: the reference path, one worker thread per CPU or
+--threads). The two take turns for --rounds rounds, so load from other processes falls on both;
+the table gives each one's median and the ratio of the medians. For information only: nothing is asserted.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="executor worker threads (default: one per CPU)")
+    parser.add_argument("--backend", default="auto", choices=("auto", "tensorflow", "numpy"),
+                        help="executor backend (default: TensorFlow where installed)")
     parser.add_argument("--no-fp16-rounding", action="store_true", help="executor: float32 throughout")
     args = parser.parse_args(argv)
     if args.package and not args.model:
@@ -85,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             export_coreml(model, labels, Path(tmp), ExportConfig(), source_model_sha256="-", labels_sha256="-")
             package = Path(tmp) / DEFAULT_PACKAGE
             print(f"exported {package.name} in {time.perf_counter() - start:.1f} s (not timed below)")
-        executor = CoreMLExecutor(package, threads=args.threads, fp16_rounding=not args.no_fp16_rounding)
+        executor = CoreMLExecutor(package, threads=args.threads, fp16_rounding=not args.no_fp16_rounding,
+                                  backend=args.backend)
         height, width = executor.input_shape[2:]
         images = np.random.default_rng(0).integers(0, 256, (args.images, height, width, 3), dtype=np.uint8)
 
@@ -103,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     keras_ips, executor_ips = (statistics.median(measured[k]) for k in ("keras", "executor"))
     print(f"model: {model.name}, input {height}x{width}, {len(images)} images x {args.rounds} rounds, batch {BATCH}")
     print(f"package: {package.name}, opset {info['opset']}, float16 {info['float16']}, "
-          f"rounding {info['fp16_rounding']}, batched {info['batched']}, executor threads {info['threads']}")
+          f"rounding {info['fp16_rounding']}, batched {info['batched']}, executor backend {info['backend']}, "
+          f"threads {info['threads']}")
     print(f"cpu: {cpu_line()}")
     print(f"{'runtime':10s} {'images/s':>10s} {'ms/image':>10s}   rounds (images/s)")
     for name, ips in (("keras", keras_ips), ("executor", executor_ips)):

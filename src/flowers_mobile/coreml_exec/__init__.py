@@ -5,7 +5,9 @@ its Keras model computes (Core ML itself only runs on Apple platforms).
     result = CoreMLExecutor("Flowers.mlpackage").predict(pixels)  # uint8 (N, H, W, 3)
 
 Modules: `registry` (ops and their declared properties), `ops/` (one module per op family),
-`program` (load and fold), `batching`, `runner`, `fp16`, `executor` (the classifier API).
+`program` (load and fold), `batching`, `runner`, `fp16`, `executor` (the classifier API), and
+the fast path where TensorFlow is installed: `tf_ops` (TensorFlow forms of the ops) and
+`tf_program` (runs of steps traced into graphs). numpy stays the reference.
 """
 
 from flowers_mobile._coremltools import quiet_coremltools

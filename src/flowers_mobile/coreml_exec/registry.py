@@ -21,6 +21,9 @@ returns its output (a tuple when it has several). Its registration says:
 - `fp16_exact`: the float16 result needs no rounding (it is one of its float16 inputs' values,
   or the op rounds itself, like cast).
 - `const`: folded at load time (const, constexpr_*); its inputs must be constants.
+
+An op may also have a TensorFlow form for the fast path, declared beside the others in
+`tf_ops` with `tf_form(name, supports)`; without one the op runs with numpy on either path.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The numpy Core ML executor as a runtime: runs a `.mlpackage` on any OS (see `coreml_exec`).
+"""The Core ML executor as a runtime: runs a `.mlpackage` on any OS (see `coreml_exec`), with
+TensorFlow graphs where TensorFlow is installed, numpy otherwise.
 
 Labels come from the package's classifier config, the input size from its image input, so a
 package is checked as the iOS app would see it, with nothing taken from beside it.
@@ -18,7 +19,7 @@ from flowers_mobile.runtimes.base import Predictor, register_runtime
 
 @register_runtime("coreml_executor", formats=("mlpackage",))
 class CoreMLExecutorPredictor(Predictor):
-    """An ML Program package run by the numpy executor, float16 rounding as on Apple's GPU/ANE.
+    """An ML Program package run by the Core ML executor, float16 rounding as on Apple's GPU/ANE.
 
     Args:
         path: the `.mlpackage` folder.
