@@ -23,32 +23,15 @@ from typing import Any
 
 import numpy as np
 
+from flowers_mobile import variants
 from flowers_mobile.errors import UserError
 
-#: Precisions in the order `--quantize` lists them.
-PRECISIONS = ("int8", "float16", "dynamic", "float32")
-#: What users may type for each precision (CLI names and the config's names).
-PRECISION_ALIASES = {
-    "int8": "int8", "fp16": "float16", "float16": "float16", "dynamic": "dynamic",
-    "none": "float32", "fp32": "float32", "float32": "float32",
-    "int8_fallback": "int8_fallback",  # int8 with float fallback (export/int8_fallback.py)
-}
 DEFAULT_TFLITE = "flowers.tflite"
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
 
-
-def precision_name(name: str) -> str:
-    """Canonical precision for a user-given name (int8, fp16/float16, dynamic, none/float32)."""
-    key = name.strip().lower()
-    if key not in PRECISION_ALIASES:
-        raise UserError(f"unknown precision {name!r}", hint="use int8, fp16, dynamic or none (float32)")
-    return PRECISION_ALIASES[key]
-
-
-def tflite_file_name(precision: str) -> str:
-    """flowers_int8.tflite, flowers_float16.tflite, flowers_dynamic.tflite, flowers_float32.tflite."""
-    return f"flowers_{precision_name(precision)}.tflite"
+#: flowers_int8.tflite, flowers_float16.tflite, ...: the variant catalogue names the files.
+tflite_file_name = variants.tflite_file
 
 
 @contextlib.contextmanager
@@ -118,7 +101,7 @@ def convert_tflite(function: Any, precision: str, representative: np.ndarray | N
     """
     import tensorflow as tf
 
-    precision = precision_name(precision)
+    precision = variants.tflite_precision(precision)
     if precision == "int8_fallback":
         from flowers_mobile.export.int8_fallback import convert_with_fallback
 
@@ -302,7 +285,7 @@ class BackgroundConversion:
         """Give the waiting child its job: files in `workdir`, the job on its stdin."""
         import json
 
-        self.precision = precision_name(precision)
+        self.precision = variants.tflite_precision(precision)
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         graph_path = workdir / f"{self.precision}.graph.pb"
