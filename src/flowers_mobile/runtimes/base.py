@@ -151,6 +151,12 @@ def _resolve(name: str) -> dict[str, Any]:
     return _RUNTIMES[name]
 
 
+def runtime_available(name: str) -> bool:
+    """Whether runtime `name` can run here: its registry's own check (the native Core ML runtime
+    needs macOS and coremltools' native binding). UserError for a name no runtime registers."""
+    return _resolve(name)["available"]() is None
+
+
 def load_predictor(path: str | os.PathLike[str], runtime: str | None = None, *,
                    threads: int | None = None) -> Predictor:
     """Open `path` with `runtime`, or with the first runtime available for its format."""
