@@ -164,27 +164,16 @@ def pin_raw_pixel_input(flatbuffer: bytes) -> bytes:
 
 
 def tensor_facts(flatbuffer: bytes) -> dict[str, Any]:
-    """Input/output shape, dtype and quantization of a TFLite model, as LiteRT reports them."""
-    from ai_edge_litert.interpreter import Interpreter
+    """Input/output shape, dtype and quantization of a TFLite model, read from the flatbuffer
+    (`formats.tflite.tensor_info`: the facts LiteRT reports, without loading an interpreter)."""
+    from flowers_mobile.formats.tflite import tensor_info
 
-    interpreter = Interpreter(model_content=flatbuffer)
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-    return {
-        "input_shape": [int(d) for d in inp["shape"]],
-        "input_dtype": np.dtype(inp["dtype"]).name,
-        "input_quantization": _quantization(inp),
-        "output_shape": [int(d) for d in out["shape"]],
-        "output_dtype": np.dtype(out["dtype"]).name,
-        "output_quantization": _quantization(out),
-    }
-
-
-def _quantization(detail: dict[str, Any]) -> dict[str, float] | None:
-    scale, zero_point = detail["quantization"]
-    if np.dtype(detail["dtype"]).kind == "f" or scale == 0:
-        return None
-    return {"scale": float(scale), "zero_point": int(zero_point)}
+    facts: dict[str, Any] = {}
+    for prefix, output in (("input", False), ("output", True)):
+        info = tensor_info(flatbuffer, "the converted model", output=output)
+        facts.update({f"{prefix}_shape": list(info.shape), f"{prefix}_dtype": info.dtype,
+                      f"{prefix}_quantization": info.quantization})
+    return facts
 
 
 def calibration_paths(data_dir: Path, labels: list[str], data_cfg: Any, count: int) -> list[Path]:
