@@ -78,6 +78,13 @@ class Predictor(abc.ABC):
         return images
 
 
+def pixel_bytes(images: np.ndarray) -> np.ndarray:
+    """Images as uint8, the way the metadata runtimes take them (camera bytes): floats are rounded
+    to the nearest value and clipped to 0..255; uint8 stays as it is."""
+    images = np.asarray(images)
+    return images if images.dtype == np.uint8 else np.clip(np.round(images), 0, 255).astype(np.uint8)
+
+
 # name -> (formats, module path to import lazily, class or None until imported, availability check)
 _RUNTIMES: dict[str, dict[str, Any]] = {}
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from flowers_mobile.errors import UserError
-from flowers_mobile.runtimes.base import Predictor, register_runtime, requires_module
+from flowers_mobile.runtimes.base import Predictor, pixel_bytes, register_runtime, requires_module
 
 
 def _import_mediapipe() -> tuple[Any, Any, Any]:
@@ -90,8 +90,7 @@ class MediaPipePredictor(Predictor):
             RuntimeError: a category's name and index disagree with the label order.
         """
         images = self.check_batch(images, self._size)
-        if images.dtype != np.uint8:  # the classifier takes bytes, as the camera gives them
-            images = np.clip(np.round(images), 0, 255).astype(np.uint8)
+        images = pixel_bytes(images)  # the classifier takes bytes, as the camera gives them
         if self._classifier is None:
             raise RuntimeError("the MediaPipe classifier is closed")
         index = {name: i for i, name in enumerate(self._labels)}

@@ -23,6 +23,7 @@ from flowers_mobile.errors import UserError
 from flowers_mobile.runtimes.base import (
     Predictor,
     RuntimeUnavailable,
+    pixel_bytes,
     register_runtime,
     requires_module,
 )
@@ -93,7 +94,7 @@ class TaskLibraryPredictor(Predictor):
     def classify_by_name(self, images: np.ndarray) -> list[dict[str, float]]:
         """The Task Library's own answer: {category name: score} per image, every category."""
         images = self.check_batch(images, self._size)
-        images = np.clip(np.round(images), 0, 255).astype(np.uint8) if images.dtype != np.uint8 else images
+        images = pixel_bytes(images)
         if self._proc is None or self._proc.poll() is not None:
             raise RuntimeError("the Task Library worker is not running")
         batch = Path(self._tmp.name) / "batch.npy"
