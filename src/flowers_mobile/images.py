@@ -80,7 +80,3 @@ def load_image(path: str | os.PathLike[str], size: int | tuple[int, int]) -> np.
     """An image file as a uint8 array (H, W, 3), ready for any runtime's `predict`."""
     return np.asarray(resize_for_model(open_rgb(path), size), dtype=np.uint8)
 
-
-def list_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files directly under `folder` (by suffix), sorted."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
