@@ -78,6 +78,22 @@ class Predictor(abc.ABC):
         return images
 
 
+class LoadedPredictor(Predictor):
+    """A predictor that learns its labels and input size while loading: it sets `self._labels`
+    (output-index order) and `self._size` ((height, width)) in `__init__`."""
+
+    _labels: list[str]
+    _size: tuple[int, int]
+
+    @property
+    def labels(self) -> list[str]:
+        return self._labels
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self._size
+
+
 def pixel_bytes(images: np.ndarray) -> np.ndarray:
     """Images as uint8, the way the metadata runtimes take them (camera bytes): floats are rounded
     to the nearest value and clipped to 0..255; uint8 stays as it is."""

@@ -20,7 +20,12 @@ from typing import Any
 import numpy as np
 
 from flowers_mobile.errors import UserError
-from flowers_mobile.runtimes.base import Predictor, pixel_bytes, register_runtime, requires_module
+from flowers_mobile.runtimes.base import (
+    LoadedPredictor,
+    pixel_bytes,
+    register_runtime,
+    requires_module,
+)
 
 
 def _import_mediapipe() -> tuple[Any, Any, Any]:
@@ -45,7 +50,7 @@ def _import_mediapipe() -> tuple[Any, Any, Any]:
 
 
 @register_runtime("mediapipe", formats=("tflite",), available=requires_module("mediapipe", "mediapipe==1.2.2"))
-class MediaPipePredictor(Predictor):
+class MediaPipePredictor(LoadedPredictor):
     """Runs a .tflite with metadata through MediaPipe Tasks' ImageClassifier (IMAGE mode, CPU)."""
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
@@ -74,14 +79,6 @@ class MediaPipePredictor(Predictor):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise UserError(f"{self.path}: MediaPipe Tasks cannot load it ({first})",
                             hint="convert it with `flowers-mobile convert` (writes classifier metadata)") from exc
-
-    @property
-    def labels(self) -> list[str]:
-        return self._labels
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return self._size
 
     def classify_by_name(self, images: np.ndarray) -> list[dict[str, float]]:
         """MediaPipe's own answer: {category name: score} per image, every category.
