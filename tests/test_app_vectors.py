@@ -84,8 +84,9 @@ def test_the_good_manifest_has_the_shape_python_writes(tmp_path):
     (tmp_path / "flowers.tflite").write_bytes(b"TFL3")
     artifact = manifest_io.describe_artifact(tmp_path, "flowers.tflite", format="tflite", precision="int8",
                                              input_shape=[1, 96, 96, 3], input_dtype="uint8", num_labels=2)
-    written = manifest_io.new_manifest(model_name="m", source_model=tmp_path / "model.keras",
-                                       labels_file=tmp_path / "labels.txt", labels=["a", "b"], artifacts=[artifact])
+    written = manifest_io.build_manifest(model_name="m", source_model=tmp_path / "model.keras",
+                                         labels_file=tmp_path / "labels.txt", labels=["a", "b"],
+                                         artifacts=[artifact]).to_dict()
     vector = json.loads((VECTORS / "manifests/good_export.json").read_text(encoding="utf-8"))
     assert set(vector) == set(written)
     assert set(vector["labels"]) == set(written["labels"])

@@ -70,12 +70,12 @@ def test_benchmark_refuses_a_tampered_artifact_or_a_missing_manifest(tmp_path, c
     assert "manifest.json" in capsys.readouterr().err
     (export / "labels.txt").write_text("a\nb\n")
     (export / "m.tflite").write_bytes(b"model bytes")
-    from flowers_mobile.formats.manifest import describe_artifact, new_manifest, write_manifest
+    from flowers_mobile.formats.manifest import build_manifest, describe_artifact, write_manifest
 
     art = describe_artifact(export, "m.tflite", format="tflite", precision="float32", input_shape=[1, 8, 8, 3],
                             input_dtype="float32", num_labels=2)
-    write_manifest(export, new_manifest(model_name="m", source_model=export / "m.tflite",
-                                        labels_file=export / "labels.txt", labels=["a", "b"], artifacts=[art]))
+    write_manifest(export, build_manifest(model_name="m", source_model=export / "m.tflite",
+                                          labels_file=export / "labels.txt", labels=["a", "b"], artifacts=[art]))
     (export / "m.tflite").write_bytes(b"model bytes, changed")
     assert _cli(["benchmark", "--exports", str(export)]) == 2
     assert "tampered or truncated" in capsys.readouterr().err

@@ -13,7 +13,7 @@ import pytest
 from flowers_mobile.errors import UserError
 from flowers_mobile.export import bundle as bundle_mod
 from flowers_mobile.export.bundle import bundle
-from flowers_mobile.formats.manifest import describe_artifact, new_manifest, write_manifest
+from flowers_mobile.formats.manifest import build_manifest, describe_artifact, write_manifest
 from flowers_mobile.fsutil import sha256_path
 from flowers_mobile.labels import write_labels
 
@@ -23,7 +23,7 @@ LABELS = ["daisy", "dandelion", "rose", "sunflower", "tulip"]
 
 def _make_export(root: Path, *, with_ios: bool = True) -> Path:
     """An export folder with real files: a TFLite-headed model file, an .mlpackage folder, a
-    Keras source file, labels.txt and the manifest that `new_manifest` writes for them."""
+    Keras source file, labels.txt and the manifest that `build_manifest` writes for them."""
     export = root / "export"
     export.mkdir(parents=True)
     # "TFL3" at offset 4 is the FlatBuffer identifier every .tflite file carries.
@@ -41,8 +41,8 @@ def _make_export(root: Path, *, with_ios: bool = True) -> Path:
         (pkg / "Data/com.apple.CoreML/weights/weight.bin").write_bytes(bytes(range(256)) * 64)
         arts.append(describe_artifact(export, "Flowers.mlpackage", format="mlpackage", precision="float16",
                                       input_dtype="float32", default_for=["ios"], **common))
-    manifest = new_manifest(model_name="flowers-test", source_model=export / "model.keras",
-                            labels_file=export / "labels.txt", labels=LABELS, artifacts=arts)
+    manifest = build_manifest(model_name="flowers-test", source_model=export / "model.keras",
+                              labels_file=export / "labels.txt", labels=LABELS, artifacts=arts)
     write_manifest(export, manifest)
     return export
 

@@ -5,7 +5,7 @@ A tiny classifier with the project's preprocessing-in-the-graph (raw 0..255 pixe
 `Rescaling` layer to [-1, 1], softmax out; a few convolutions instead of MobileNetV2 because
 full-int8 conversion of even the smallest MobileNetV2 takes about a minute on 2 cores) is
 converted to full-int8 TFLite with classifier metadata, exactly the contract the app relies on (uint8 input, scale 1, zero point 0,
-labels in the metadata), put into an export folder with `new_manifest`, bundled into a copy of
+labels in the metadata), put into an export folder with `build_manifest`, bundled into a copy of
 the Android app, and the file in the app's assets is loaded by the TFLite Task Library's C++
 `ImageClassifier` in a subprocess without TensorFlow and by MediaPipe Tasks' `ImageClassifier`
 (the one the Android app runs), and both are compared with the LiteRT interpreter on the same
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from flowers_mobile.export.bundle import bundle
-from flowers_mobile.formats.manifest import describe_artifact, new_manifest, write_manifest
+from flowers_mobile.formats.manifest import build_manifest, describe_artifact, write_manifest
 from flowers_mobile.labels import write_labels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,8 +101,8 @@ def int8_export(tmp_path_factory):
     art = describe_artifact(export, "flowers.tflite", format="tflite", precision="int8",
                             input_shape=[1, SIZE, SIZE, 3], input_dtype="uint8", num_labels=len(LABELS),
                             input_quantization={"scale": 1.0, "zero_point": 0}, default_for=["android"])
-    write_manifest(export, new_manifest(model_name="tiny", source_model=export / "model.keras",
-                                        labels_file=export / "labels.txt", labels=LABELS, artifacts=[art]))
+    write_manifest(export, build_manifest(model_name="tiny", source_model=export / "model.keras",
+                                          labels_file=export / "labels.txt", labels=LABELS, artifacts=[art]))
     return export
 
 

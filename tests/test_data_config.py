@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,26 @@ from flowers_mobile.errors import UserError
 def test_root_config_json_mirrors_the_defaults():
     with open("config.json") as fh:
         assert json.load(fh) == Config().to_dict()
+
+
+def test_readme_config_table_names_every_key():
+    """Each section of config.json has a row in the README's configuration table that names every
+    key (nested `parity.limits` rows: each limit's field too)."""
+    import re
+
+    readme = Path("README.md").read_text(encoding="utf-8")
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `(\w+)` \| (.*) \|$", readme, re.M)}
+    with open("config.json") as fh:
+        config = json.load(fh)
+    missing = []
+    for section, keys in config.items():
+        row = rows.get(section, "")
+        for key, value in keys.items():
+            if f"`{key}`" not in row and f"`{key}." not in row:
+                missing.append(f"{section}.{key}")
+            nested = [v for v in value.values() if isinstance(v, dict)] if isinstance(value, dict) else []
+            missing += [f"{section}.{key}.*.{f}" for v in nested for f in v if f"`{f}`" not in row]
+    assert not missing, f"README config table lacks: {', '.join(missing)}"
 
 
 def test_partial_file_and_set_overrides_apply_in_order(tmp_path):

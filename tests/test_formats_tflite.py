@@ -25,7 +25,8 @@ def test_tensor_facts_match_what_litert_reports(flatbuffers, precision):
     from flowers_mobile.export.tflite import tensor_facts
 
     data = flatbuffers[precision]
-    facts = tensor_facts(data)
+    facts = _litert_facts(data)
+    assert tensor_facts(data) == facts  # what convert writes to the manifest
     for output, prefix in ((False, "input"), (True, "output")):
         info = tensor_info(data, "m.tflite", output=output)
         assert [list(info.shape), info.dtype, info.quantization] == \
@@ -33,6 +34,23 @@ def test_tensor_facts_match_what_litert_reports(flatbuffers, precision):
     assert (facts["input_dtype"] == "uint8") == (precision == "int8")  # both kinds of input are covered
     assert tflite_input_size(data, "m.tflite") == (TINY_SIZE, TINY_SIZE)
     assert embedded_labels(data) is None  # no metadata written
+
+
+def _litert_facts(flatbuffer: bytes) -> dict:
+    """The facts as LiteRT's interpreter, which really loads the model, reports them."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=flatbuffer)
+    facts = {}
+    for prefix, detail in (("input", interpreter.get_input_details()[0]),
+                           ("output", interpreter.get_output_details()[0])):
+        scale, zero_point = detail["quantization"]
+        quantized = np.dtype(detail["dtype"]).kind != "f" and scale != 0
+        facts.update({f"{prefix}_shape": [int(d) for d in detail["shape"]],
+                      f"{prefix}_dtype": np.dtype(detail["dtype"]).name,
+                      f"{prefix}_quantization": {"scale": float(scale), "zero_point": int(zero_point)}
+                      if quantized else None})
+    return facts
 
 
 def test_bytes_that_are_no_model_are_a_user_error():

@@ -141,7 +141,8 @@ def plan_entries(manifest: Manifest, export_dir: Path, model: Path | None,
     """What to measure: Keras (reference), each artifact through its default runtime, and the
     Android default `flowers.tflite` also through the Task Library and MediaPipe Tasks."""
     # Imported here, not at the top: the worker processes import this module and never plan.
-    from flowers_mobile.parity.plan import is_android_default, runtime_available
+    from flowers_mobile.parity.plan import is_android_default
+    from flowers_mobile.runtimes.base import runtime_available
     from flowers_mobile.variants import plan_runtimes
 
     plan: list[tuple[BenchEntry, Path]] = []

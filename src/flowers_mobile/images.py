@@ -81,6 +81,18 @@ def load_image(path: str | os.PathLike[str], size: int | tuple[int, int]) -> np.
     return np.asarray(resize_for_model(open_rgb(path), size), dtype=np.uint8)
 
 
-def list_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files directly under `folder` (by suffix), sorted."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+def load_decodable(paths: list[Path], size: int | tuple[int, int]
+                   ) -> tuple[np.ndarray | None, list[int], list[dict[str, str]]]:
+    """Decode every path that decodes (`load_image`, size (width, height)): the images stacked
+    uint8 (N, H, W, 3), or None when none decodes; the indices into `paths` of the ones kept;
+    and {"path", "error"} for each one skipped, so one broken file does not stop a run."""
+    images, kept, skipped = [], [], []
+    for i, path in enumerate(paths):
+        try:
+            images.append(load_image(path, size))
+        except ImageLoadError as exc:
+            skipped.append({"path": str(path), "error": exc.message})
+            continue
+        kept.append(i)
+    return (np.stack(images) if images else None), kept, skipped
+

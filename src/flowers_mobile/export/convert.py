@@ -34,8 +34,8 @@ from flowers_mobile.formats.manifest import (
     LABELS_NAME,
     MANIFEST_NAME,
     Artifact,
+    build_manifest,
     describe_artifact,
-    new_manifest,
     write_manifest,
 )
 from flowers_mobile.fsutil import atomic_dir, sha256_file
@@ -243,10 +243,10 @@ def _write_manifest(tmp: Path, cfg: Config, model_path: Path, labels_out: Path, 
         default = next((a for a in artifacts if platform in a.default_for), None)
         if default is not None and "default_choice" in default.extra:
             export_config[key] = default.extra["default_choice"]
-    manifest = new_manifest(model_name=cfg.export.model_name, source_model=model_path, labels_file=labels_out,
-                            labels=labels, artifacts=artifacts, config=export_config)
+    manifest = build_manifest(model_name=cfg.export.model_name, source_model=model_path, labels_file=labels_out,
+                              labels=labels, artifacts=artifacts, config=export_config)
     write_manifest(tmp, manifest)
-    return manifest
+    return manifest.to_dict()  # callers read it as the JSON it is on disk
 
 
 def _data_for_export(data_path: Path, labels: list[str], cfg: Config) -> tuple[list[Path], Any | None]:

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from flowers_mobile import variants
 from flowers_mobile._coremltools import quiet_coremltools
 from flowers_mobile.config import ExportConfig
 from flowers_mobile.errors import UserError
@@ -45,27 +46,29 @@ from flowers_mobile.labels import validate_labels
 
 quiet_coremltools()  # coremltools is imported lazily below; its known import noise stays out
 
-PACKAGE_STEM = "Flowers"
+PACKAGE_STEM = variants.COREML_STEM
 DEFAULT_PACKAGE = f"{PACKAGE_STEM}.mlpackage"
 INPUT_NAME = "image"
 CLASS_LABEL = "classLabel"
 PROBABILITIES = "classLabel_probs"
-PRECISIONS = ("float16", "float32")
-COMPRESSIONS = ("linear8", "palette6", "palette4")
+PRECISIONS = variants.names("coreml_precision")
+COMPRESSIONS = variants.names("coreml_compression")
 #: Weight compression writes constexpr ops, which exist from iOS 16 on.
 COMPRESSION_MIN_TARGET = "iOS16"
 META_PREFIX = "com.flowers-mobile."
 LABELS_SHA256_KEY = META_PREFIX + "labels_sha256"
 SOURCE_SHA256_KEY = META_PREFIX + "source_model_sha256"
 
-_PRECISION_ALIASES = {"float16": "float16", "fp16": "float16", "float32": "float32", "fp32": "float32",
-                      "none": "float32"}
 _PALETTE_BITS = {"palette6": 6, "palette4": 4}
 
 
 def package_file(variant: str, default_precision: str) -> str:
     """File name of a variant: the default precision is `Flowers.mlpackage`, others `Flowers_<v>.mlpackage`."""
-    return DEFAULT_PACKAGE if variant == default_precision else f"{PACKAGE_STEM}_{variant}.mlpackage"
+    row = variants.variant_of("mlpackage", variant)
+    if row is None:
+        raise UserError(f"unknown Core ML variant {variant!r}",
+                        hint=f"use any of {', '.join(PRECISIONS + COMPRESSIONS)}")
+    return row.file_name(default_precision)
 
 
 def export_coreml(model: Any, labels: list[str], out_dir: Path, cfg: ExportConfig, *, source_model_sha256: str,
@@ -99,10 +102,10 @@ def export_coreml(model: Any, labels: list[str], out_dir: Path, cfg: ExportConfi
                         hint="give the labels.txt written with this model")
     default = normalize_precision(cfg.coreml_precision)
     precisions = [default] + [p for p in extra_precisions(precision) if p != default]
-    variants = normalize_compression(cfg.coreml_compression if compression is None else compression)
+    compressed = normalize_compression(cfg.coreml_compression if compression is None else compression)
     target_name = cfg.coreml_minimum_target
-    if variants and _target_number(target_name) < _target_number(COMPRESSION_MIN_TARGET):
-        raise UserError(f"weight compression ({', '.join(variants)}) needs a minimum deployment target of "
+    if compressed and _target_number(target_name) < _target_number(COMPRESSION_MIN_TARGET):
+        raise UserError(f"weight compression ({', '.join(compressed)}) needs a minimum deployment target of "
                         f"{COMPRESSION_MIN_TARGET} or later; export.coreml_minimum_target is {target_name}",
                         hint="set export.coreml_minimum_target to iOS16 or drop export.coreml_compression")
     out_dir = Path(out_dir)
@@ -124,7 +127,7 @@ def export_coreml(model: Any, labels: list[str], out_dir: Path, cfg: ExportConfi
                 extra=_extra(prec, target_name), **common))
             if prec == default:
                 default_model = mlmodel
-        for variant in variants:
+        for variant in compressed:
             mlmodel = compress(default_model, variant)
             name = package_file(variant, default)
             _save(mlmodel, out_dir / name, meta, precision=variant, compute_precision=default)
@@ -137,27 +140,18 @@ def export_coreml(model: Any, labels: list[str], out_dir: Path, cfg: ExportConfi
 
 
 def normalize_precision(name: str) -> str:
-    key = str(name).strip().lower()
-    if key not in _PRECISION_ALIASES:
-        raise UserError(f"unknown Core ML precision {name!r}", hint="use float16 or float32")
-    return _PRECISION_ALIASES[key]
+    return variants.lookup("coreml_precision", name, what="Core ML precision").precision
 
 
 def extra_precisions(precision: str | None) -> list[str]:
     """The precisions `precision` asks for besides the default ("all" is both)."""
-    if precision is None:
-        return []
-    if str(precision).strip().lower() == "all":
-        return list(PRECISIONS)
-    return [normalize_precision(precision)]
+    return variants.coreml_extra(precision) or []
 
 
 def normalize_compression(names: list[str] | tuple[str, ...]) -> list[str]:
     out: list[str] = []
     for name in names:
-        key = str(name).strip().lower()
-        if key not in COMPRESSIONS:
-            raise UserError(f"unknown Core ML compression {name!r}", hint=f"use any of {', '.join(COMPRESSIONS)}")
+        key = variants.lookup("coreml_compression", name, what="Core ML compression").precision
         if key not in out:
             out.append(key)
     return out

@@ -62,7 +62,7 @@ def held_out_images(dataset: Any, labels: list[str], input_size: tuple[int, int]
         (images, true label indices into `labels` or None, the splits used).
     """
     from flowers_mobile.data.sources import stratified_sample
-    from flowers_mobile.images import ImageLoadError, load_image
+    from flowers_mobile.images import load_decodable
 
     splits = [name for name in HELD_OUT_SPLITS if dataset.split(name)]
     samples = [s for name in splits for s in dataset.split(name)]
@@ -72,16 +72,12 @@ def held_out_images(dataset: Any, labels: list[str], input_size: tuple[int, int]
     index = {name: i for i, name in enumerate(labels)}
     known = all(c in index for c in dataset.classes)
     h, w = input_size
-    images, truth = [], []
-    for s in samples:
-        try:
-            images.append(load_image(s.path, (w, h)))
-        except ImageLoadError:
-            continue  # `data check` reports it; one broken file must not stop a conversion
-        truth.append(index.get(dataset.classes[s.label], -1))
-    if not images:
+    # An undecodable file is left out: `data check` reports it; it must not stop a conversion.
+    images, kept, _ = load_decodable([s.path for s in samples], (w, h))
+    if images is None:
         return None
-    return np.stack(images), np.array(truth, np.int64) if known else None, splits
+    truth = [index.get(dataset.classes[samples[i].label], -1) for i in kept]
+    return images, np.array(truth, np.int64) if known else None, splits
 
 
 def fidelity_set(model: Any, dataset: Any, labels: list[str], input_size: tuple[int, int], max_images: int,

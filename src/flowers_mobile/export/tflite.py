@@ -23,32 +23,15 @@ from typing import Any
 
 import numpy as np
 
+from flowers_mobile import variants
 from flowers_mobile.errors import UserError
 
-#: Precisions in the order `--quantize` lists them.
-PRECISIONS = ("int8", "float16", "dynamic", "float32")
-#: What users may type for each precision (CLI names and the config's names).
-PRECISION_ALIASES = {
-    "int8": "int8", "fp16": "float16", "float16": "float16", "dynamic": "dynamic",
-    "none": "float32", "fp32": "float32", "float32": "float32",
-    "int8_fallback": "int8_fallback",  # int8 with float fallback (export/int8_fallback.py)
-}
 DEFAULT_TFLITE = "flowers.tflite"
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
 
-
-def precision_name(name: str) -> str:
-    """Canonical precision for a user-given name (int8, fp16/float16, dynamic, none/float32)."""
-    key = name.strip().lower()
-    if key not in PRECISION_ALIASES:
-        raise UserError(f"unknown precision {name!r}", hint="use int8, fp16, dynamic or none (float32)")
-    return PRECISION_ALIASES[key]
-
-
-def tflite_file_name(precision: str) -> str:
-    """flowers_int8.tflite, flowers_float16.tflite, flowers_dynamic.tflite, flowers_float32.tflite."""
-    return f"flowers_{precision_name(precision)}.tflite"
+#: flowers_int8.tflite, flowers_float16.tflite, ...: the variant catalogue names the files.
+tflite_file_name = variants.tflite_file
 
 
 @contextlib.contextmanager
@@ -118,7 +101,7 @@ def convert_tflite(function: Any, precision: str, representative: np.ndarray | N
     """
     import tensorflow as tf
 
-    precision = precision_name(precision)
+    precision = variants.tflite_precision(precision)
     if precision == "int8_fallback":
         from flowers_mobile.export.int8_fallback import convert_with_fallback
 
@@ -181,27 +164,16 @@ def pin_raw_pixel_input(flatbuffer: bytes) -> bytes:
 
 
 def tensor_facts(flatbuffer: bytes) -> dict[str, Any]:
-    """Input/output shape, dtype and quantization of a TFLite model, as LiteRT reports them."""
-    from ai_edge_litert.interpreter import Interpreter
+    """Input/output shape, dtype and quantization of a TFLite model, read from the flatbuffer
+    (`formats.tflite.tensor_info`: the facts LiteRT reports, without loading an interpreter)."""
+    from flowers_mobile.formats.tflite import tensor_info
 
-    interpreter = Interpreter(model_content=flatbuffer)
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-    return {
-        "input_shape": [int(d) for d in inp["shape"]],
-        "input_dtype": np.dtype(inp["dtype"]).name,
-        "input_quantization": _quantization(inp),
-        "output_shape": [int(d) for d in out["shape"]],
-        "output_dtype": np.dtype(out["dtype"]).name,
-        "output_quantization": _quantization(out),
-    }
-
-
-def _quantization(detail: dict[str, Any]) -> dict[str, float] | None:
-    scale, zero_point = detail["quantization"]
-    if np.dtype(detail["dtype"]).kind == "f" or scale == 0:
-        return None
-    return {"scale": float(scale), "zero_point": int(zero_point)}
+    facts: dict[str, Any] = {}
+    for prefix, output in (("input", False), ("output", True)):
+        info = tensor_info(flatbuffer, "the converted model", output=output)
+        facts.update({f"{prefix}_shape": list(info.shape), f"{prefix}_dtype": info.dtype,
+                      f"{prefix}_quantization": info.quantization})
+    return facts
 
 
 def calibration_paths(data_dir: Path, labels: list[str], data_cfg: Any, count: int) -> list[Path]:
@@ -302,7 +274,7 @@ class BackgroundConversion:
         """Give the waiting child its job: files in `workdir`, the job on its stdin."""
         import json
 
-        self.precision = precision_name(precision)
+        self.precision = variants.tflite_precision(precision)
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
         graph_path = workdir / f"{self.precision}.graph.pb"

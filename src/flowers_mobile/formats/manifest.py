@@ -192,11 +192,6 @@ def build_manifest(*, model_name: str, source_model: str | os.PathLike[str], lab
     )
 
 
-def new_manifest(**kwargs: Any) -> dict[str, Any]:
-    """`build_manifest(...)` as the JSON dict `convert` writes and returns to its callers."""
-    return build_manifest(**kwargs).to_dict()
-
-
 def write_manifest(export_dir: str | os.PathLike[str], manifest: Manifest | dict[str, Any]) -> Path:
     """Write `export_dir/manifest.json` atomically (temp file + rename); a dict is validated first."""
     path = Path(export_dir) / MANIFEST_NAME

@@ -10,7 +10,7 @@ import numpy as np
 
 from flowers_mobile.config import Config
 from flowers_mobile.errors import UserError
-from flowers_mobile.images import ImageLoadError, load_image
+from flowers_mobile.images import load_decodable
 
 #: The `split` name of a folder of unlabelled images.
 UNLABELLED = "unlabelled"
@@ -74,18 +74,11 @@ def held_out_images(data_dir: Path, cfg: Config, labels: list[str], image_size: 
         notes = [f"{data_dir} is a folder of images without class folders: agreement only, accuracy n/a"]
     else:
         split, paths, truth, notes = _labelled(data_dir, cfg, labels, cap)
-    images, kept, kept_truth, skipped = [], [], [], []
-    for i, path in enumerate(paths):
-        try:
-            images.append(load_image(path, (image_size[1], image_size[0])))
-        except ImageLoadError as exc:
-            skipped.append({"path": str(path), "error": exc.message})
-            continue
-        kept.append(path)
-        if truth is not None:
-            kept_truth.append(truth[i])
-    if not images:
+    images, indices, skipped = load_decodable(paths, (image_size[1], image_size[0]))
+    kept = [paths[i] for i in indices]
+    kept_truth = [] if truth is None else [truth[i] for i in indices]
+    if images is None:
         raise UserError(f"none of the {len(paths)} {split} images in {data_dir} could be decoded",
                         hint="run `flowers-mobile data check` on the folder")
     true = None if truth is None or -1 in kept_truth else np.array(kept_truth, dtype=np.int64)
-    return HeldOut(split, np.stack(images), true, kept, skipped, notes)
+    return HeldOut(split, images, true, kept, skipped, notes)

@@ -11,17 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from flowers_mobile.formats.manifest import DEFAULT_ARTIFACTS, Artifact
+from flowers_mobile.runtimes.base import runtime_available
 from flowers_mobile.variants import METADATA_RUNTIMES, plan_runtimes
 
 __all__ = ["METADATA_RUNTIMES", "default_runtime", "is_android_default", "plan_runs", "runtime_available", "runtimes_for"]
-
-
-def runtime_available(name: str) -> bool:
-    """Whether runtime `name` can run here: its registry's own check (the native Core ML runtime
-    needs macOS and coremltools' native binding)."""
-    from flowers_mobile.runtimes.base import _resolve
-
-    return _resolve(name)["available"]() is None
 
 
 def is_android_default(artifact: dict[str, Any] | Artifact) -> bool:

@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from flowers_mobile import variants
 from flowers_mobile.config import ParityConfig, VariantLimits
 from flowers_mobile.errors import UserError
 from flowers_mobile.parity.result import Check, ExportParity, combine, passes
@@ -36,15 +37,13 @@ from flowers_mobile.parity.stats import (
 
 
 def variant_of(artifact: dict[str, Any]) -> str:
-    """The `parity.limits` row of a manifest artifact: Core ML compute precisions are
-    coreml_float16 / coreml_float32 (float16 compute is not TFLite's float16 weights), a
-    SavedModel is float32, everything else its precision."""
+    """The `parity.limits` row of a manifest artifact, from the variant catalogue: Core ML compute
+    precisions are coreml_float16 / coreml_float32 (float16 compute is not TFLite's float16
+    weights), a SavedModel is float32. A precision the catalogue lacks is its own row name
+    (`limits_for` then says there is no such row)."""
     precision, fmt = artifact.get("precision", ""), artifact.get("format", "")
-    if fmt == "mlpackage" and precision in ("float16", "float32"):
-        return f"coreml_{precision}"
-    if fmt == "saved_model":
-        return "float32"
-    return precision
+    row = variants.variant_of(fmt, precision)
+    return row.limits if row is not None else precision
 
 
 def limits_for(variant: str, pc: ParityConfig) -> VariantLimits:

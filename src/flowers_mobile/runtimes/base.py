@@ -78,6 +78,29 @@ class Predictor(abc.ABC):
         return images
 
 
+class LoadedPredictor(Predictor):
+    """A predictor that learns its labels and input size while loading: it sets `self._labels`
+    (output-index order) and `self._size` ((height, width)) in `__init__`."""
+
+    _labels: list[str]
+    _size: tuple[int, int]
+
+    @property
+    def labels(self) -> list[str]:
+        return self._labels
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self._size
+
+
+def pixel_bytes(images: np.ndarray) -> np.ndarray:
+    """Images as uint8, the way the metadata runtimes take them (camera bytes): floats are rounded
+    to the nearest value and clipped to 0..255; uint8 stays as it is."""
+    images = np.asarray(images)
+    return images if images.dtype == np.uint8 else np.clip(np.round(images), 0, 255).astype(np.uint8)
+
+
 # name -> (formats, module path to import lazily, class or None until imported, availability check)
 _RUNTIMES: dict[str, dict[str, Any]] = {}
 
@@ -149,6 +172,12 @@ def _resolve(name: str) -> dict[str, Any]:
     if name not in _RUNTIMES:
         raise RuntimeUnavailable(f"runtime {name!r} did not register itself")
     return _RUNTIMES[name]
+
+
+def runtime_available(name: str) -> bool:
+    """Whether runtime `name` can run here: its registry's own check (the native Core ML runtime
+    needs macOS and coremltools' native binding). UserError for a name no runtime registers."""
+    return _resolve(name)["available"]() is None
 
 
 def load_predictor(path: str | os.PathLike[str], runtime: str | None = None, *,

@@ -20,7 +20,12 @@ from typing import Any
 import numpy as np
 
 from flowers_mobile.errors import UserError, first_line
-from flowers_mobile.runtimes.base import Predictor, register_runtime, requires_module
+from flowers_mobile.runtimes.base import (
+    LoadedPredictor,
+    pixel_bytes,
+    register_runtime,
+    requires_module,
+)
 
 
 def _import_mediapipe() -> tuple[Any, Any, Any]:
@@ -45,7 +50,7 @@ def _import_mediapipe() -> tuple[Any, Any, Any]:
 
 
 @register_runtime("mediapipe", formats=("tflite",), available=requires_module("mediapipe", "mediapipe==1.2.2"))
-class MediaPipePredictor(Predictor):
+class MediaPipePredictor(LoadedPredictor):
     """Runs a .tflite with metadata through MediaPipe Tasks' ImageClassifier (IMAGE mode, CPU)."""
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
@@ -75,14 +80,6 @@ class MediaPipePredictor(Predictor):
             raise UserError(f"{self.path}: MediaPipe Tasks cannot load it ({first})",
                             hint="convert it with `flowers-mobile convert` (writes classifier metadata)") from exc
 
-    @property
-    def labels(self) -> list[str]:
-        return self._labels
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return self._size
-
     def classify_by_name(self, images: np.ndarray) -> list[dict[str, float]]:
         """MediaPipe's own answer: {category name: score} per image, every category.
 
@@ -90,8 +87,7 @@ class MediaPipePredictor(Predictor):
             RuntimeError: a category's name and index disagree with the label order.
         """
         images = self.check_batch(images, self._size)
-        if images.dtype != np.uint8:  # the classifier takes bytes, as the camera gives them
-            images = np.clip(np.round(images), 0, 255).astype(np.uint8)
+        images = pixel_bytes(images)  # the classifier takes bytes, as the camera gives them
         if self._classifier is None:
             raise RuntimeError("the MediaPipe classifier is closed")
         index = {name: i for i, name in enumerate(self._labels)}

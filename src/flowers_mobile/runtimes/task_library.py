@@ -21,8 +21,9 @@ import numpy as np
 
 from flowers_mobile.errors import UserError
 from flowers_mobile.runtimes.base import (
-    Predictor,
+    LoadedPredictor,
     RuntimeUnavailable,
+    pixel_bytes,
     register_runtime,
     requires_module,
 )
@@ -33,7 +34,7 @@ START_TIMEOUT = 120.0
 
 
 @register_runtime("task_library", formats=("tflite",), available=requires_module("tensorflow_lite_support", "tflite-support==0.4.4"))
-class TaskLibraryPredictor(Predictor):
+class TaskLibraryPredictor(LoadedPredictor):
     """Runs a .tflite with metadata through the Task Library's ImageClassifier in a subprocess."""
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
@@ -82,18 +83,10 @@ class TaskLibraryPredictor(Predictor):
             raise RuntimeError(f"Task Library worker exited (code {self._proc.poll()}): {tail}")
         return json.loads(line)
 
-    @property
-    def labels(self) -> list[str]:
-        return self._labels
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return self._size
-
     def classify_by_name(self, images: np.ndarray) -> list[dict[str, float]]:
         """The Task Library's own answer: {category name: score} per image, every category."""
         images = self.check_batch(images, self._size)
-        images = np.clip(np.round(images), 0, 255).astype(np.uint8) if images.dtype != np.uint8 else images
+        images = pixel_bytes(images)
         if self._proc is None or self._proc.poll() is not None:
             raise RuntimeError("the Task Library worker is not running")
         batch = Path(self._tmp.name) / "batch.npy"
