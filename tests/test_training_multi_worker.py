@@ -186,3 +186,30 @@ def test_killed_worker_stops_the_chief_resume_completes_and_two_workers_train_as
                                batch_size=64)["accuracy"]
     assert acc_one >= 0.9 and acc_two >= 0.9, (acc_one, acc_two)
     assert abs(acc_two - acc_one) <= 0.02, (acc_one, acc_two)
+
+
+class _CollectiveError:
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def test_a_lost_peer_is_named_whichever_way_the_collective_noticed(monkeypatch):
+    """A killed worker surfaces as missed heartbeats, or as a connection refused at its address,
+    or from its remote target: each names that worker; a text naming no peer says what it says."""
+    import json
+
+    from flowers_mobile.training.cluster import _what_failed
+
+    cluster = {"worker": ["127.0.0.1:23001", "127.0.0.1:23002"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
+    texts = [
+        "Collective ops is aborted by: failed to connect to all addresses; last error: UNKNOWN: "
+        "ipv4:localhost:23002: Failed to connect to remote host: Connection refused",
+        "failed to connect to all addresses ... Additional GRPC error information from remote target "
+        "/job:worker/replica:0/task:1 while calling /tensorflow.CollectiveService/GetStepSequence",
+        "The following tasks are unhealthy (stopped sending heartbeats):\n/job:worker/replica:0/task:1",
+    ]
+    for text in texts:
+        assert _what_failed(_CollectiveError(text), 30).startswith("worker 1 stopped answering"), text
+    other = _what_failed(_CollectiveError("failed to connect to all addresses; ipv4:127.0.0.1:230020"), 30)
+    assert "stopped answering" not in other and other.startswith("_CollectiveError: failed to connect")

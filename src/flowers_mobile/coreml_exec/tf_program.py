@@ -75,7 +75,27 @@ def compile_segments(program: Program, segments: list[Segment], fp16_rounding: b
     readers = reader_counts(program)
     for segment in segments:
         if segment.fn is not None:
-            segment.fn = tf.function(_tracer(segment, fp16_rounding, readers), autograph=False)
+            segment.fn = _quiet_first_calls(tf.function(_tracer(segment, fp16_rounding, readers), autograph=False))
+
+
+def _quiet_first_calls(fn: Any) -> Any:
+    """`fn`, with the call that traces it for a new input shape run under `quiet_tf`: graph
+    optimization then logs lines such as "Error in PredictCost() for the op: Softmax" from C++
+    (harmless: its cost model meets a shape it does not know), once per trace."""
+    from flowers_mobile.tf_quiet import quiet_tf
+
+    traced: set[tuple[tuple[int, ...], ...]] = set()
+
+    def call(*inputs: Any) -> Any:
+        key = tuple(tuple(getattr(t, "shape", ())) for t in inputs)
+        if key in traced:
+            return fn(*inputs)
+        with quiet_tf():
+            out = fn(*inputs)
+        traced.add(key)
+        return out
+
+    return call
 
 
 def _tracer(segment: Segment, fp16_rounding: bool, readers: dict[str, int]) -> Any:

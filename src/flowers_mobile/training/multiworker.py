@@ -21,17 +21,13 @@ non-zero values: adding zeros is exact, so the received bytes and floats are the
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
-import os
-import re
 import signal
 import sys
 import tarfile
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,87 +36,19 @@ import numpy as np
 from flowers_mobile.config import Config
 from flowers_mobile.data.sources import Dataset
 from flowers_mobile.errors import UserError
+from flowers_mobile.training.cluster import (
+    TF_CONFIG,
+    WorkerLost,
+    collective_errors,
+    is_chief_task,
+    make_multi_worker_strategy,
+    read_tf_config,
+)
 
-TF_CONFIG = "TF_CONFIG"
+__all__ = ["TF_CONFIG", "MultiWorker", "WorkerLost", "collective_errors", "is_chief_task",
+           "make_multi_worker_strategy", "read_tf_config"]
 #: Seconds the other workers wait at the end for the chief's evaluation and writing.
 END_BARRIER_TIMEOUT = 6 * 3600
-
-
-class WorkerLost(UserError):
-    """A collective with the other workers failed: one of them died or cannot be reached."""
-
-    exit_code = 3
-
-
-def read_tf_config() -> dict[str, Any]:
-    """The cluster and this process's task from ``TF_CONFIG``, checked (one-line errors)."""
-    raw = os.environ.get(TF_CONFIG)
-    hint = ('set TF_CONFIG on every host, e.g. {"cluster": {"worker": ["host0:12345", "host1:12345"]}, '
-            '"task": {"type": "worker", "index": 0}}, or use --workers N on one machine')
-    if not raw:
-        raise UserError("training.distribute = multi_worker needs the cluster in the TF_CONFIG environment "
-                        "variable, which is not set", hint=hint)
-    try:
-        tf_config = json.loads(raw)
-        cluster, task = tf_config["cluster"], tf_config["task"]
-        members = cluster[task["type"]]
-        address = members[int(task["index"])]
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, IndexError) as exc:
-        raise UserError(f"TF_CONFIG is not a cluster with this task in it ({type(exc).__name__}: {exc})",
-                        hint=hint) from exc
-    if task["type"] not in ("chief", "worker"):
-        raise UserError(f"TF_CONFIG: task type {task['type']!r} is not one MultiWorkerMirroredStrategy trains "
-                        "with (chief or worker)", hint=hint)
-    if not isinstance(address, str) or ":" not in address:
-        raise UserError(f"TF_CONFIG: task address {address!r} is not host:port", hint=hint)
-    return tf_config
-
-
-def is_chief_task(tf_config: dict[str, Any]) -> bool:
-    """The task that writes the run folder: ``chief`` when the cluster has one, else worker 0."""
-    task = tf_config["task"]
-    if "chief" in tf_config["cluster"]:
-        return task["type"] == "chief"
-    return task["type"] == "worker" and int(task["index"]) == 0
-
-
-def make_multi_worker_strategy(timeout_seconds: float):
-    """MultiWorkerMirroredStrategy from ``TF_CONFIG`` whose collectives give up after `timeout_seconds`."""
-    import tensorflow as tf
-
-    read_tf_config()  # a clear error before TensorFlow reads it
-    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_seconds)
-    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-
-
-@contextlib.contextmanager
-def collective_errors(timeout_seconds: float) -> Iterator[None]:
-    """Turn a failed collective (a worker died, or timed out) into one line, exit code 3."""
-    import tensorflow as tf
-
-    lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
-            tf.errors.AbortedError)
-    try:
-        yield
-    except lost as exc:
-        raise WorkerLost(f"lost contact with the other workers: {_what_failed(exc, timeout_seconds)}",
-                         hint="check that every worker is running, then start all of them again with "
-                              "--resume (the chief's backup is kept)") from exc
-
-
-def _what_failed(exc, timeout_seconds: float) -> str:
-    """The useful part of a collective's error: which task stopped, or that it timed out."""
-    text = re.sub(r"\{\{[^}]*\}\}", "", exc.message or "")
-    name = type(exc).__name__
-    if "stopped sending heartbeats" in text:
-        after = text.split("stopped sending heartbeats", 1)[1]
-        tasks = sorted({f"{job} {task}" for job, task in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", after)})
-        if tasks:
-            return f"{', '.join(tasks)} stopped answering ({name})"
-    if name == "DeadlineExceededError":
-        return f"a collective waited more than training.collective_timeout = {timeout_seconds:g} s ({name})"
-    first = " ".join(text.split())[:160]
-    return f"{name}: {first or 'no detail'}"
 
 
 class MultiWorker:
