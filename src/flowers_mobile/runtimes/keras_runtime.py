@@ -15,7 +15,7 @@ import numpy as np
 from flowers_mobile.errors import UserError
 from flowers_mobile.keras_file import load_keras_model
 from flowers_mobile.labels import read_labels
-from flowers_mobile.runtimes.base import Predictor, model_format, register_runtime
+from flowers_mobile.runtimes.base import LoadedPredictor, model_format, register_runtime
 
 #: Largest batch pushed through the model at once (bounds memory on big parity sets).
 MAX_CHUNK = 64
@@ -50,7 +50,7 @@ def check_classifier_shapes(model: Any, path: str | os.PathLike[str]) -> tuple[t
 
 
 @register_runtime("keras", formats=("keras", "h5"))
-class KerasPredictor(Predictor):
+class KerasPredictor(LoadedPredictor):
     """A Keras classifier that takes raw RGB 0..255 and returns probabilities."""
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None,
@@ -70,14 +70,6 @@ class KerasPredictor(Predictor):
             lambda x: model(x, training=False),
             input_signature=[tf.TensorSpec((None, *self._size, 3), tf.float32)],
             reduce_retracing=True)
-
-    @property
-    def labels(self) -> list[str]:
-        return self._labels
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return self._size
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         images = self.check_batch(images, self._size).astype(np.float32, copy=False)

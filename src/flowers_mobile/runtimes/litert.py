@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from flowers_mobile.errors import UserError, first_line
-from flowers_mobile.runtimes.base import Predictor, register_runtime, requires_module
+from flowers_mobile.runtimes.base import LoadedPredictor, register_runtime, requires_module
 
 
 @register_runtime("litert", formats=("tflite",), available=requires_module("ai_edge_litert", "ai-edge-litert==2.3.0"))
-class LiteRTPredictor(Predictor):
+class LiteRTPredictor(LoadedPredictor):
     """A TFLite classifier: raw RGB 0..255 in, float32 probabilities out."""
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
@@ -52,14 +52,6 @@ class LiteRTPredictor(Predictor):
         if int(shape[0]) != 1:  # one image per invoke, as an app runs it
             self._interpreter.resize_tensor_input(self._input["index"], [1, *self._size, 3])
             self._interpreter.allocate_tensors()
-
-    @property
-    def labels(self) -> list[str]:
-        return self._labels
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return self._size
 
     @property
     def input_details(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import numpy as np
 
 from flowers_mobile.errors import UserError, first_line
 from flowers_mobile.labels import read_labels
-from flowers_mobile.runtimes.base import Predictor, register_runtime
+from flowers_mobile.runtimes.base import LoadedPredictor, register_runtime
 from flowers_mobile.runtimes.keras_runtime import MAX_CHUNK, set_tf_threads
 
 SIGNATURE = "serving_default"
@@ -33,7 +33,7 @@ def find_labels_file(saved_model_dir: Path) -> Path:
 
 
 @register_runtime("saved_model", formats=("saved_model",))
-class SavedModelPredictor(Predictor):
+class SavedModelPredictor(LoadedPredictor):
     """A SavedModel classifier called through its serving signature."""
 
     def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
@@ -69,14 +69,6 @@ class SavedModelPredictor(Predictor):
         self._labels = read_labels(find_labels_file(self.path))
         if classes is not None and classes != len(self._labels):
             raise UserError(f"{self.path}: {classes} outputs but {len(self._labels)} labels")
-
-    @property
-    def labels(self) -> list[str]:
-        return self._labels
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        return self._size
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         import tensorflow as tf
