@@ -8,6 +8,8 @@ DEMO_CONFIG := configs/demo.json
 # `make demo SEED=7`: another seed for the synthetic images, the split and training, given to
 # every verb that reads the config (the same seed reproduces the same run).
 SEED ?=
+# `make test TEST_WORKERS=0`: the Python suite in one process (default: 2 pytest-xdist workers).
+TEST_WORKERS ?= 2
 DEMO_SET := --config $(DEMO_CONFIG)$(if $(SEED), --set data.seed=$(SEED) --set training.seed=$(SEED))
 
 .PHONY: setup demo test test-python test-swift test-kotlin lint clean
@@ -33,7 +35,7 @@ test: setup
 	$(MAKE) --no-print-directory test-python test-swift test-kotlin
 
 test-python: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test-swift:
 	bash tools/test_swift.sh

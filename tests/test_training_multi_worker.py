@@ -134,6 +134,7 @@ def _start_and_kill_worker_1(data: Path, out: Path, settings: list[str], tmp_pat
 # a worker killed mid-run stops the chief with one line, `--resume` with the launcher completes
 # the run, and the two workers end in sync and as accurate as one process on the same settings.
 @pytest.mark.slow
+@pytest.mark.any_worker  # the longest test: on the worker that did not train the shared model
 def test_killed_worker_stops_the_chief_resume_completes_and_two_workers_train_as_well_as_one(
         pretrained_backbone, tmp_path):
     from flowers_mobile.config import Config
