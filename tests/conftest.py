@@ -82,7 +82,6 @@ def trained_and_exported(trained_run_dir, export_dir):
     return trained_run_dir, export_dir
 
 
-
 #: `make test` runs the suite on 2 pytest-xdist workers with `--dist loadgroup`. Every test of the
 #: shared model runs on one worker, the one that builds it (trains, then converts), so the other
 #: worker does not wait for it: it runs the tests that train their own models meanwhile. A long
