@@ -13,6 +13,11 @@ then read the peak resident memory. The Keras float32 model is the reference; ev
 also given as a ratio to Keras's figure from the same run. The Keras worker also counts the
 model's FLOPs (2 x the MACs of its conv and dense layers) so achieved GFLOP/s can be set
 against the machine's peak.
+
+Every TFLite file also gets its ARM cost (flowers_mobile.armcost, docs/arm_cost.md): guest
+instructions per image of LiteRT's aarch64 build on emulated phone CPUs, and the ratio to the
+float32 file's; this machine's x86 latencies say little about a phone. Without the arm64 root or
+QEMU the report says so in one note and keeps the x86 figures.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ class BenchEntry:
     gflops_per_s: dict[str, float] = field(default_factory=dict)
     describe: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: TFLite files: CPU profile -> {"instructions": per image, "ratio_float32": x the float32 file}.
+    arm: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -93,6 +100,8 @@ class BenchmarkReport:
     machine: dict[str, Any]
     notes: list[str]
     seconds: float = 0.0
+    #: What the ARM counts depend on (QEMU, LiteRT, Python versions, profiles), None when not counted.
+    arm: dict[str, Any] | None = None
 
     def reference(self) -> BenchEntry | None:
         return next((e for e in self.entries if e.reference and not e.error), None)
@@ -203,7 +212,8 @@ def run_benchmark(export_dir: Path, model: Path | None = None, *, images: int = 
                   batch: int = 16, batch_repeats: int = 3, warmup: int = 3, task_library: bool = True,
                   mediapipe: bool = True,
                   budget_s: float = 10.0, timeout: float = 300.0, progress: Callable[[str], None] | None = None,
-                  write: bool = True) -> BenchmarkReport:
+                  write: bool = True, arm: bool = True,
+                  arm_profiles: Sequence[str] | None = None) -> BenchmarkReport:
     """Measure every artifact of `export_dir` (and the Keras model) in fresh processes.
 
     Args:
@@ -220,6 +230,9 @@ def run_benchmark(export_dir: Path, model: Path | None = None, *, images: int = 
         timeout: seconds allowed per worker process.
         progress: called with a short line per worker (for the CLI's status).
         write: write benchmark.json and benchmark.png into the export folder.
+        arm: also count each TFLite file's instructions per image on emulated ARM CPUs
+            (`arm_profiles`, default the big and the little phone core); a missing root or QEMU
+            is a note, not an error.
     Returns:
         The report; a runtime that fails is an entry with `error`, not an exception.
     """
@@ -262,9 +275,10 @@ def run_benchmark(export_dir: Path, model: Path | None = None, *, images: int = 
             flops = flops or res.get("flops")
     entries = [e for e, _ in plan]
     _fill_ratios(entries, flops)
+    arm_env = add_arm_cost(entries, manifest, export_dir, arm_profiles, notes, say) if arm else None
     report = BenchmarkReport(export_dir=str(export_dir), model=str(model) if model else None, threads=threads,
                              images=images, batch=batch, entries=entries, flops=flops, machine=machine_info(),
-                             notes=notes, seconds=time.perf_counter() - start)
+                             notes=notes, seconds=time.perf_counter() - start, arm=arm_env)
     if any(e.ipc for e in entries):
         report.notes.append("task_library latency includes IPC: the Task Library runs in a subprocess "
                             "(it cannot share a process with TensorFlow)")
@@ -275,6 +289,25 @@ def run_benchmark(export_dir: Path, model: Path | None = None, *, images: int = 
         atomic_write_json(export_dir / BENCHMARK_JSON, report.to_dict())
         plot_benchmark(report, export_dir / BENCHMARK_PNG)
     return report
+
+
+def add_arm_cost(entries: list[BenchEntry], manifest: Manifest, export_dir: Path, profiles: Sequence[str] | None,
+                 notes: list[str], say: Callable[[str], None]) -> dict[str, Any] | None:
+    """Put each TFLite file's ARM counts on its entries; what the counts depend on, or None with a
+    note saying why there are none."""
+    from flowers_mobile.armcost.export import count_export
+
+    try:
+        counts = count_export(export_dir, manifest, profiles, progress=say)
+    except UserError as exc:
+        notes.append(f"ARM cost not counted: {exc.one_line()}")
+        return None
+    if counts is None:
+        return None
+    for e in entries:
+        if e.format == "tflite" and e.file in counts["artifacts"]:
+            e.arm = counts["artifacts"][e.file]
+    return {k: v for k, v in counts.items() if k != "artifacts"}
 
 
 def machine_info() -> dict[str, Any]:
@@ -293,7 +326,8 @@ def machine_info() -> dict[str, Any]:
 
 
 def plot_benchmark(report: BenchmarkReport, path: Path) -> Path:
-    """A 2x2 bar chart: size, p50 latency per thread count, throughput, peak memory."""
+    """A 2x2 bar chart: size, p50 latency per thread count, throughput, peak memory; with ARM
+    counts a third row: instructions per image and ratio to float32 per emulated CPU."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -302,7 +336,9 @@ def plot_benchmark(report: BenchmarkReport, path: Path) -> Path:
     ok = [e for e in report.entries if not e.error]
     names = [e.name + (" *" if e.ipc else "") for e in ok]
     y = np.arange(len(ok))
-    fig, axes = plt.subplots(2, 2, figsize=(13, max(4.5, 0.5 * len(ok) + 3)), constrained_layout=True)
+    arm_profiles = list((report.arm or {}).get("profiles", {}))
+    rows = 3 if arm_profiles else 2
+    fig, axes = plt.subplots(rows, 2, figsize=(13, max(4.5, 0.5 * len(ok) + 3) * rows / 2), constrained_layout=True)
     panels = [
         (axes[0, 0], "size (MB)", [[e.bytes / 1e6 for e in ok]], [""]),
         (axes[0, 1], "single-image latency p50 (ms)",
@@ -313,6 +349,15 @@ def plot_benchmark(report: BenchmarkReport, path: Path) -> Path:
          [f"{t} thread(s)" for t in report.threads]),
         (axes[1, 1], "peak memory (MB, own process)", [[e.peak_rss_mb or 0.0 for e in ok]], [""]),
     ]
+    if arm_profiles:
+        labels = [report.arm["profiles"][p]["label"] for p in arm_profiles]
+        panels += [
+            (axes[2, 0], f"ARM instructions per image (M), 1 thread, QEMU {report.arm['qemu']}, "
+                         f"LiteRT {report.arm['litert']}",
+             [[(e.arm.get(p, {}).get("instructions") or 0.0) / 1e6 for e in ok] for p in arm_profiles], labels),
+            (axes[2, 1], "ARM instructions, x float32 TFLite",
+             [[e.arm.get(p, {}).get("ratio_float32") or 0.0 for e in ok] for p in arm_profiles], labels),
+        ]
     for ax, title, series, legends in panels:
         height = 0.8 / len(series)
         for i, (values, legend) in enumerate(zip(series, legends, strict=True)):
@@ -321,7 +366,7 @@ def plot_benchmark(report: BenchmarkReport, path: Path) -> Path:
         if positive and max(positive) / min(positive) > 30:
             ax.set_xscale("log")  # the numpy Core ML executor would flatten every other bar
             title += ", log scale"
-        ax.set_yticks(y, names if ax in (axes[0, 0], axes[1, 0]) else [""] * len(ok))
+        ax.set_yticks(y, names if ax in axes[:, 0] else [""] * len(ok))
         ax.invert_yaxis()
         ax.set_title(title)
         ax.grid(axis="x", alpha=0.3)

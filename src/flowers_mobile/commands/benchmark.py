@@ -28,6 +28,20 @@ def _x(v: float | None) -> str:
     return "" if v is None else f" ({v:.2f}x)"
 
 
+def _arm_cell(cost: dict | None) -> str:
+    if not cost:
+        return ""
+    ratio = cost.get("ratio_float32")
+    return f"{cost['instructions'] / 1e6:.2f}" + ("" if ratio is None else f" ({ratio:.2f}x)")
+
+
+def arm_line(arm: dict) -> str:
+    """What the ARM columns are and what they depend on, in one line."""
+    cpus = "; ".join(f"{name} = {p['label']}, QEMU -cpu {p['qemu_cpu']}" for name, p in arm["profiles"].items())
+    return (f"ARM: guest instructions per image of invoke() on 1 thread, LiteRT {arm['litert']} aarch64 under "
+            f"QEMU {arm['qemu']} ({cpus}); an instruction count, not a time (docs/arm_cost.md)")
+
+
 def render_table(report) -> Table:
     """The rich table of a `BenchmarkReport`: figures, and ratios to Keras in brackets."""
     ref = report.reference()
@@ -43,6 +57,9 @@ def render_table(report) -> Table:
     table.add_column(f"img/s @{top}", justify="right")
     table.add_column("peak MB", justify="right")
     table.add_column(f"GFLOP/s @{top}", justify="right")
+    arm_profiles = list((report.arm or {}).get("profiles", {}))
+    for p in arm_profiles:
+        table.add_column(f"ARM {p} M instr/img (x f32)", justify="right")
     for e in report.entries:
         runtime = e.runtime + (" (IPC)" if e.ipc else "")
         if e.error:
@@ -58,6 +75,7 @@ def render_table(report) -> Table:
         row += [f"{e.by_threads.get(top, {}).get('throughput_ips', float('nan')):.1f}{_x(r.get(f'throughput_ips@{top}'))}",
                 f"{e.peak_rss_mb:.0f}{_x(r.get('peak_rss_mb'))}",
                 f"{e.gflops_per_s[top]:.1f}" if top in e.gflops_per_s else "n/a"]
+        row += [_arm_cell(e.arm.get(p)) for p in arm_profiles]
         table.add_row(*row, style="bold" if e.reference else None)
     return table
 
@@ -71,6 +89,8 @@ def benchmark(
     threads: Annotated[str, typer.Option(help="Thread counts to measure, comma-separated.")] = "1,2",
     task_library: Annotated[bool, typer.Option(help="Also time flowers.tflite through the Task Library (includes IPC).")] = True,
     mediapipe: Annotated[bool, typer.Option(help="Also time flowers.tflite through MediaPipe Tasks.")] = True,
+    arm: Annotated[bool, typer.Option(help="Also count ARM instructions per image of every TFLite file on emulated "
+                                            "phone CPUs (needs tools/fetch_arm_root.py's root and qemu-user).")] = True,
     json_out: Annotated[bool, typer.Option("--json", help="Print benchmark.json instead of the table.")] = False,
 ) -> None:
     """Size, load time, latency p50/p90, throughput and peak memory per artifact, as ratios to Keras."""
@@ -78,7 +98,8 @@ def benchmark(
 
     with console.status("benchmark") as status:
         report = run_benchmark(exports, model, images=images, batch=batch, threads=_threads(threads),
-                               task_library=task_library, mediapipe=mediapipe, progress=lambda msg: status.update(f"benchmark: {escape(msg)}"))
+                               task_library=task_library, mediapipe=mediapipe, arm=arm,
+                               progress=lambda msg: status.update(f"benchmark: {escape(msg)}"))
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -92,6 +113,8 @@ def benchmark(
     if f32 and f32.gflops_per_s and report.flops:
         console.print(f"float32 LiteRT: {report.flops / 1e9:.3f} GFLOP per image, "
                       + ", ".join(f"{g:.1f} GFLOP/s at {t} thread(s)" for t, g in f32.gflops_per_s.items()))
+    if report.arm:
+        console.print(escape(arm_line(report.arm)), soft_wrap=True)
     for note in report.notes:
         err_console.print(f"[yellow]note[/] {escape(note)}", soft_wrap=True)
     console.print(f"wrote {exports / BENCHMARK_JSON} and {exports / BENCHMARK_PNG} in {report.seconds:.0f} s")

@@ -30,6 +30,7 @@ def convert(
     coreml_compress: Annotated[list[str] | None, typer.Option("--coreml-compress", metavar="linear8|palette6|palette4", help="Compressed Core ML variants, in place of export.coreml_compression (repeatable).")] = None,
     default: Annotated[str | None, typer.Option("--default", metavar="int8|fp16|dynamic|none", help="TFLite precision copied to flowers.tflite (default: the first of int8, dynamic, float16, float32 that meets the int8 parity limits on the data's held-out images).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress line per step.")] = True,
+    arm_cost: Annotated[bool, typer.Option("--arm-cost", help="Also count each TFLite file's ARM instructions per image on emulated phone CPUs (docs/arm_cost.md), shown beside agreement and kept in the manifest.")] = False,
     config: RunConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
@@ -44,11 +45,31 @@ def convert(
         "export.coreml_extra_precisions": coreml_extra(coreml_precision),
         "export.coreml_compression": coreml_compressions(coreml_compress) if coreml_compress else None,
     })
+    arm_root = None
+    if arm_cost:  # before converting: without QEMU or the root, one line and nothing written
+        from flowers_mobile.armcost import find_root
+
+        arm_root = find_root()
     started = time.perf_counter()
     with RichProgress("steps", dup_stderr=True) as view:
         manifest = run_convert(model, out, cfg, labels_path=labels, targets=target or ["tflite"], data_dir=data,
                                normalize=normalize, progress=view if progress else None, default=default)
+    if arm_root is not None:
+        manifest = _count_arm(out, arm_root)
     table_console().print(artifact_table(manifest, out, time.perf_counter() - started))
+
+
+def _count_arm(out: Path, root: Any) -> dict[str, Any]:
+    """Count the export's TFLite files on the ARM profiles and record them in its manifest."""
+    from flowers_mobile.armcost.export import count_export
+    from flowers_mobile.commands.common import console
+    from flowers_mobile.formats.manifest import read_manifest, record_arm_cost
+
+    with console.status("ARM cost") as status:
+        counts = count_export(out, read_manifest(out), root=root, progress=status.update)
+    if counts is not None:
+        record_arm_cost(out, counts)
+    return read_manifest(out).to_dict()
 
 
 def _size(n: int) -> str:
@@ -77,13 +98,18 @@ def artifact_table(manifest: dict[str, Any], out: Path, seconds: float) -> Table
     table.add_column("output", no_wrap=True)
     table.add_column("agree", justify="right", no_wrap=True)
     table.add_column("confident", justify="right", no_wrap=True)
+    arm = manifest.get("arm_cost") or {}
+    for profile in arm.get("profiles", {}):
+        table.add_column(f"ARM {profile} (x f32)", justify="right", no_wrap=True)
     table.add_column("for", no_wrap=True)
     for art in arts:
         fid = art.get("extra", {}).get("fidelity") or {}
+        cost = arm.get("artifacts", {}).get(art["file"], {})
         table.add_row(art["file"], art["precision"], _size(art["bytes"]),
                       _tensor(art["input_dtype"], art.get("input_quantization")),
                       _tensor(art.get("output_dtype", "float32"), art.get("output_quantization")),
                       _pct(fid.get("top1_agreement")), _pct(fid.get("confident_agreement")),
+                      *[_arm(cost.get(profile)) for profile in arm.get("profiles", {})],
                       ", ".join(art.get("default_for") or []))
     config = manifest.get("export_config", {})
     lines = []
@@ -98,9 +124,20 @@ def artifact_table(manifest: dict[str, Any], out: Path, seconds: float) -> Table
         verdict = "meets its limits" if coreml["meets_limits"] else \
             f"misses its limits ({'; '.join(coreml.get('missed') or [])})"
         lines.append(f"{coreml['package']} ({coreml['precision']}) {verdict}; {coreml['reason']}")
+    if arm:
+        lines.append(f"ARM: M instructions per image of invoke() on 1 thread, LiteRT {arm['litert']} aarch64 under "
+                     f"QEMU {arm['qemu']} (" + "; ".join(f"{p}: QEMU -cpu {v['qemu_cpu']}" for p, v in arm["profiles"].items())
+                     + "); a count, not a time (docs/arm_cost.md)")
     if lines:
         table.caption = "\n".join(lines)
     return table
+
+
+def _arm(cost: dict[str, Any] | None) -> str:
+    if not cost:
+        return ""
+    ratio = cost.get("ratio_float32")
+    return f"{cost['instructions'] / 1e6:.2f}M" + ("" if ratio is None else f" ({ratio:.2f}x)")
 
 
 def _pct(value: float | None) -> str:

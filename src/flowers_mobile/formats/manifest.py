@@ -95,6 +95,9 @@ class Manifest:
     export_config: dict[str, Any] = field(default_factory=dict)
     #: The last parity result (`ParityReport.summary()`), None before any parity run.
     parity: dict[str, Any] | None = None
+    #: ARM instructions per image of each TFLite file (`convert --arm-cost`, docs/arm_cost.md), with the
+    #: QEMU, LiteRT and CPU profiles they were counted on; None (and no key on disk) when not counted.
+    arm_cost: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
     #: Top-level keys this version does not know, written back unchanged.
     other: dict[str, Any] = field(default_factory=dict)
@@ -119,6 +122,8 @@ class Manifest:
             "artifacts": [a.to_dict() for a in self.artifacts],
             "export_config": self.export_config,
             "parity": self.parity,
+            # Optional and written only when counted: manifests without it stay byte-for-byte as before.
+            **({"arm_cost": self.arm_cost} if self.arm_cost is not None else {}),
             **self.other,
         }
 
@@ -148,6 +153,7 @@ class Manifest:
             artifacts=[Artifact.from_dict(a, where) for a in data["artifacts"]],
             export_config=dict(data.get("export_config") or {}),
             parity=data.get("parity"),
+            arm_cost=data.get("arm_cost") if isinstance(data.get("arm_cost"), dict) else None,
             other={k: v for k, v in data.items() if k not in known},
         )
 
@@ -235,6 +241,11 @@ def verify_manifest(export_dir: str | os.PathLike[str], manifest: Manifest | Non
     for art in manifest.artifacts:
         verify_file(export_dir, art.file, art.sha256)
     return manifest
+
+
+def record_arm_cost(export_dir: str | os.PathLike[str], result: dict[str, Any]) -> Path:
+    """Store the ARM cost counts in the manifest (rewritten atomically)."""
+    return write_manifest(export_dir, replace(read_manifest(export_dir), arm_cost=result))
 
 
 def record_parity(export_dir: str | os.PathLike[str], result: dict[str, Any]) -> Path:
