@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -100,7 +101,31 @@ def find_qemu() -> tuple[str, str]:
     if qemu is None:
         raise ArmCostUnavailable("ARM cost: qemu-aarch64 not found",
                                  hint="install Debian's qemu-user (apt-get install qemu-user)")
-    return qemu, _qemu_version(qemu)
+    version = _qemu_version(qemu)
+    if not _is_dynamic(qemu):
+        # Static QEMU builds have no plugin loader: Debian 13 made qemu-user static (QEMU 10).
+        raise ArmCostUnavailable(
+            f"ARM cost: {qemu} (QEMU {version}) is statically linked and cannot load the counting plugin",
+            hint="a dynamically linked qemu-aarch64 built with plugins is needed, such as Debian 12's "
+                 "qemu-user (Debian 13's is static); see docs/arm_cost.md")
+    return qemu, version
+
+
+def _is_dynamic(path: str) -> bool:
+    """Whether an ELF executable names a program interpreter (PT_INTERP): static builds, including
+    static-pie ones, do not, and QEMU disables plugins in them."""
+    import struct
+
+    with open(os.path.realpath(path), "rb") as f:
+        head = f.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2:  # not a 64-bit ELF: let QEMU itself say what is wrong
+            return True
+        order = "<" if head[5] == 1 else ">"
+        phoff, = struct.unpack_from(order + "Q", head, 0x20)
+        phentsize, phnum = struct.unpack_from(order + "HH", head, 0x36)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    return any(struct.unpack_from(order + "I", table, i * phentsize)[0] == 3 for i in range(phnum))
 
 
 @cache
@@ -261,12 +286,15 @@ class ArmCostReport:
 
 
 def measure_files(paths: Sequence[str | os.PathLike[str]], profiles: Sequence[str] = DEFAULT_PROFILES, *,
-                  root: ArmRoot | None = None, invokes: int = 2, timeout: float | None = None,
+                  root: ArmRoot | None = None, invokes: int = 3, timeout: float = 300.0,
                   progress: Callable[[str], None] | None = None) -> ArmCostReport:
     """Count the guest instructions per image of each .tflite in `paths` on each profile.
 
-    One QEMU process per profile runs every file: load on one thread, one warm-up invoke, then
-    `invokes` counted ones on fixed pseudo-random input.
+    Each (file, profile) runs in its own QEMU process (as many at once as this machine has cores):
+    load on one thread, one warm-up invoke, then `invokes` counted ones on fixed pseudo-random
+    input; the figure is their median over the batch size. One process per file because the
+    count moves by up to 0.1% with the guest heap's history (memcpy and malloc paths depend on
+    where buffers land): a file's count must not depend on which files were counted before it.
     """
     say = progress or (lambda _msg: None)
     unknown = [p for p in profiles if p not in PROFILES]
@@ -283,13 +311,24 @@ def measure_files(paths: Sequence[str | os.PathLike[str]], profiles: Sequence[st
     report = ArmCostReport(qemu=root.qemu_version, litert=str(root.info.get("litert", "?")),
                            python=str(root.info.get("python", "?")), numpy=str(root.info.get("numpy", "?")),
                            profiles={})
+    jobs = []
     for name in profiles:
         profile = PROFILES[name]
         qemu_cpu = root.qemu_cpu(profile)
         report.profiles[name] = {"label": profile.label, "qemu_cpu": qemu_cpu, "note": profile.note}
-        say(f"ARM cost on {profile.label}: {len(files)} model(s)")
-        report.costs += _run_profile(root, profile, qemu_cpu, files, invokes,
-                                     timeout or 60.0 + 60.0 * len(files))
+        jobs += [(profile, qemu_cpu, f) for f in files]
+    done = 0
+
+    def run(job: tuple[CpuProfile, str, Path]) -> ModelCost:
+        nonlocal done
+        cost = _run_one(root, *job, invokes, timeout)
+        done += 1
+        say(f"ARM cost: {done}/{len(jobs)} (file, CPU profile) counted")
+        return cost
+
+    say(f"ARM cost: {len(jobs)} (file, CPU profile) to count")
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        report.costs = list(pool.map(run, jobs))  # in job order: by profile, then file
     report.seconds = time.perf_counter() - start
     return report
 
@@ -299,41 +338,38 @@ def measure(path: str | os.PathLike[str], profile: str = "cortex-a76", *, root: 
     return measure_files([path], [profile], root=root).costs[0].instructions
 
 
-def _run_profile(root: ArmRoot, profile: CpuProfile, qemu_cpu: str, files: list[Path], invokes: int,
-                 timeout: float) -> list[ModelCost]:
+def _run_one(root: ArmRoot, profile: CpuProfile, qemu_cpu: str, path: Path, invokes: int,
+             timeout: float) -> ModelCost:
     view = root.view(profile)
     with tempfile.TemporaryDirectory(prefix="fm-armcost-") as tmp:
         marks_path = Path(tmp) / "marks.txt"
         cmd = [root.qemu, "-cpu", qemu_cpu, "-plugin", f"{root.plugin},out={marks_path}", "-L", str(view),
-               str(root.python), str(GUEST_SCRIPT), str(invokes), *map(str, files)]
-        # A clean environment: the host's PYTHON*, QEMU_* or thread settings must not reach the guest.
+               str(root.python), str(GUEST_SCRIPT), str(invokes), str(path)]
+        # A clean, fixed environment: the host's PYTHON*, QEMU_* or thread settings must not reach
+        # the guest, and a fixed hash seed keeps the guest heap's history the same run to run.
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": GUEST_SITE, "PYTHONNOUSERSITE": "1",
-               "PYTHONDONTWRITEBYTECODE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0", "OPENBLAS_NUM_THREADS": "1",
+               "OMP_NUM_THREADS": "1"}
         try:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            raise ArmCostError(f"ARM cost on {profile.name} timed out after {timeout:.0f} s") from exc
+            raise ArmCostError(f"ARM cost of {path.name} on {profile.name} timed out after {timeout:.0f} s") from exc
         if proc.returncode != 0:
             lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("INFO:")]
-            raise ArmCostError(f"ARM cost on {profile.name} failed (exit {proc.returncode}): "
+            raise ArmCostError(f"ARM cost of {path.name} on {profile.name} failed (exit {proc.returncode}): "
                                f"{(lines[-1] if lines else 'no message')[:300]}")
         marks = [int(x) for x in marks_path.read_text(encoding="utf-8").split()] if marks_path.is_file() else []
     rows = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    if len(rows) != len(files) or len(marks) != 2 * invokes * len(files):
-        raise ArmCostError(f"ARM cost on {profile.name}: expected {2 * invokes * len(files)} marks for "
-                           f"{len(files)} model(s), the plugin wrote {len(marks)}")
-    out = []
-    for i, (path, row) in enumerate(zip(files, rows, strict=True)):
-        seen = row.get("cpu_part")
-        if seen != f"{profile.midr_part:#05x}":
-            raise ArmCostUnavailable(
-                f"ARM cost: QEMU {root.qemu_version} showed the guest CPU part {seen}, not the "
-                f"{profile.label}'s {profile.midr_part:#05x}: this QEMU does not take /proc/cpuinfo from -L, "
-                "so the profile cannot be pinned")
-        pairs = marks[2 * invokes * i: 2 * invokes * (i + 1)]
-        per_invoke = [end - begin for begin, end in zip(pairs[::2], pairs[1::2], strict=True)]
-        batch = max(1, int(row["batch"]))
-        out.append(ModelCost(file=path.name, profile=profile.name,
-                             instructions=round(statistics.median(per_invoke) / batch),
-                             per_invoke=per_invoke, batch=batch))
-    return out
+    if len(rows) != 1 or len(marks) != 2 * invokes:
+        raise ArmCostError(f"ARM cost of {path.name} on {profile.name}: expected {2 * invokes} marks, "
+                           f"the plugin wrote {len(marks)}")
+    seen = rows[0].get("cpu_part")
+    if seen != f"{profile.midr_part:#05x}":
+        raise ArmCostUnavailable(
+            f"ARM cost: QEMU {root.qemu_version} showed the guest CPU part {seen}, not the "
+            f"{profile.label}'s {profile.midr_part:#05x}: this QEMU does not take /proc/cpuinfo from -L, "
+            "so the profile cannot be pinned")
+    per_invoke = [end - begin for begin, end in zip(marks[::2], marks[1::2], strict=True)]
+    batch = max(1, int(rows[0]["batch"]))
+    return ModelCost(file=path.name, profile=profile.name, instructions=round(statistics.median(per_invoke) / batch),
+                     per_invoke=per_invoke, batch=batch)
