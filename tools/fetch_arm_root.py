@@ -16,9 +16,14 @@ What it makes, without emulating anything (no second debootstrap stage, no pip i
                                      (plugin API 1 before QEMU 9, 2 from 9.0)
     .cache/arm64/root.json           versions: Debian suite, Python, LiteRT, numpy, QEMU, plugin API
 
-Host needs: Debian's qemu-user (a dynamic qemu-aarch64: qemu-user-static cannot load plugins), gcc,
-debootstrap, dpkg-deb, and the Debian mirror plus the package index (PyPI). `--install-debs`
-installs the Debian packages with apt-get first. The sysroot is made once; a later run only
+    .cache/arm64/qemu/               only where the host has no dynamic qemu-aarch64 (Debian 13's
+                                     qemu-user is static and cannot load plugins): Debian 12's amd64
+                                     qemu-aarch64 7.2 and its shared libraries, run through their own
+                                     loader (`--qemu bundled` asks for it anywhere)
+
+Host needs: gcc, debootstrap, dpkg-deb, Debian's qemu-user where it is dynamic (Debian 12), and the
+Debian mirror plus the package index (PyPI). `--install-debs` installs the Debian packages with
+apt-get first. The sysroot is made once; a later run only
 rebuilds the plugin when QEMU or the plugin's source changed, and ends with a short emulated
 import of LiteRT to prove the root works.
 
@@ -50,6 +55,9 @@ from flowers_mobile.armcost.runner import (  # noqa: E402
     GUEST_SITE,
     PROFILES,
     ROOT_JSON,
+    _is_dynamic,
+    _qemu_version,
+    bundled_qemu,
     find_qemu,
     plugin_api_for,
     write_view,
@@ -61,7 +69,7 @@ SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 WHEELS = ROOT / "tools" / "arm" / "wheels-aarch64.txt"
 PLUGIN_SOURCE = ROOT / "tools" / "arm" / "insn_count.c"
-HOST_DEBS = {"qemu-aarch64": "qemu-user", "gcc": "gcc", "debootstrap": "debootstrap", "dpkg-deb": "dpkg"}
+HOST_DEBS = {"gcc": "gcc", "debootstrap": "debootstrap", "dpkg-deb": "dpkg"}
 #: Parts of the unpacked packages the guest's Python never reads.
 TRIM = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "var/cache/apt", "debootstrap")
 
@@ -78,8 +86,16 @@ def _run(cmd: list[str], what: str, **kw) -> subprocess.CompletedProcess:
     return proc
 
 
-def install_debs() -> None:
+def host_qemu_usable() -> bool:
+    """A dynamic qemu-aarch64 on PATH (a static one, like Debian 13's, cannot load plugins)."""
+    qemu = shutil.which("qemu-aarch64")
+    return qemu is not None and _is_dynamic(qemu)
+
+
+def install_debs(qemu: str) -> None:
     missing = sorted({deb for tool, deb in HOST_DEBS.items() if shutil.which(tool) is None})
+    if qemu != "bundled" and shutil.which("qemu-aarch64") is None:
+        missing.append("qemu-user")
     if shutil.which("gcc") is None or not Path("/usr/include/stdio.h").is_file():
         missing = sorted(set(missing) | {"gcc", "libc6-dev"})
     if not missing:
@@ -187,19 +203,47 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def smoke_test(cache: Path, qemu: str) -> None:
+def smoke_test(cache: Path, qemu: tuple[str, ...]) -> None:
     """Import LiteRT under emulation with the plugin loaded: proves the root, the CPU files and the plugin."""
     view = cache / "views" / "cortex-a76"
     with tempfile.TemporaryDirectory() as tmp:
-        _run([qemu, "-cpu", "cortex-a76", "-plugin", f"{cache / 'plugin' / 'insn_count.so'},out={tmp}/marks",
+        _run([*qemu, "-cpu", "cortex-a76", "-plugin", f"{cache / 'plugin' / 'insn_count.so'},out={tmp}/marks",
               "-L", str(view), str(cache / "sysroot" / "usr" / "bin" / "python3"), "-c",
               "import numpy; from ai_edge_litert.interpreter import Interpreter"],
              "the emulated import of LiteRT", env={"PYTHONPATH": GUEST_SITE, "PATH": "/usr/bin:/bin"}, timeout=300)
 
 
-def fetch(cache: Path, mirror: str) -> dict[str, object]:
+def make_qemu_bundle(cache: Path, mirror: str) -> None:
+    """cache/qemu: Debian 12's amd64 qemu-aarch64 (7.2, dynamic, plugins on) and the shared libraries
+    it loads, from the first debootstrap stage of an amd64 minbase + qemu-user (no emulation, no
+    installing): for hosts whose own QEMU cannot load plugins (Debian 13's is static). It runs
+    through its own dynamic loader, so the figures are those of Debian 12's QEMU on any x86-64 Linux."""
+    tmp = Path(tempfile.mkdtemp(prefix="qemu.", dir=cache))
+    keep = Path(tempfile.mkdtemp(prefix="qemu-keep.", dir=cache))
+    try:
+        print(f"fetch_arm_root: Debian {SUITE} amd64 qemu-user from {mirror} (its own libraries beside it)",
+              file=sys.stderr)
+        _run(["debootstrap", "--foreign", "--arch=amd64", "--variant=minbase", "--include=qemu-user", SUITE,
+              str(tmp), mirror], "debootstrap --foreign of qemu-user")
+        for deb in sorted((tmp / "var" / "cache" / "apt" / "archives").glob("*.deb")):
+            _run(["dpkg-deb", "-x", str(deb), str(tmp)], f"dpkg-deb -x {deb.name}")
+        (keep / "usr" / "bin").mkdir(parents=True)
+        shutil.copy2(tmp / "usr" / "bin" / "qemu-aarch64", keep / "usr" / "bin" / "qemu-aarch64")
+        libs = tmp / "usr" / "lib" / "x86_64-linux-gnu"
+        (keep / "usr" / "lib" / "x86_64-linux-gnu").mkdir(parents=True)
+        for lib in libs.iterdir():  # the shared libraries only (not perl, gconv, ...)
+            if ".so" in lib.name and (lib.is_file() or lib.is_symlink()):
+                shutil.copy2(lib, keep / "usr" / "lib" / "x86_64-linux-gnu" / lib.name, follow_symlinks=False)
+        final = cache / "qemu"
+        shutil.rmtree(final, ignore_errors=True)
+        keep.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(keep, ignore_errors=True)
+
+
+def fetch(cache: Path, mirror: str, qemu_choice: str = "auto") -> dict[str, object]:
     check_host()
-    qemu, qemu_version = find_qemu()
     cache.mkdir(parents=True, exist_ok=True)
     stamp = cache / ROOT_JSON
     info = json.loads(stamp.read_text(encoding="utf-8")) if stamp.is_file() else {}
@@ -207,6 +251,18 @@ def fetch(cache: Path, mirror: str) -> dict[str, object]:
     if not info.get("litert") or not (cache / "sysroot" / "usr" / "bin" / "python3").exists():
         info = {"mirror": mirror, **make_sysroot(cache, mirror)}
         info["sysroot_seconds"] = round(time.perf_counter() - start, 1)
+    source = qemu_choice if qemu_choice != "auto" else ("host" if host_qemu_usable() else "bundled")
+    if source == "bundled":
+        if bundled_qemu(cache) is None:
+            started = time.perf_counter()
+            make_qemu_bundle(cache, mirror)
+            info["qemu_bundle_seconds"] = round(time.perf_counter() - started, 1)
+        qemu = bundled_qemu(cache)
+        assert qemu is not None
+        qemu_version = _qemu_version(qemu)
+    else:
+        qemu, qemu_version = find_qemu()
+    info["qemu_source"] = source
     plugin = info.get("plugin") or {}
     if (plugin.get("qemu") != qemu_version or plugin.get("source_sha256") != _sha(PLUGIN_SOURCE)
             or not (cache / "plugin" / "insn_count.so").is_file()):
@@ -227,13 +283,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="root folder (default .cache/arm64)")
     parser.add_argument("--mirror", default=MIRROR, help=f"Debian mirror (default {MIRROR})")
     parser.add_argument("--install-debs", action="store_true",
-                        help="apt-get install the missing Debian packages (qemu-user gcc libc6-dev debootstrap) first")
+                        help="apt-get install the missing Debian packages (gcc libc6-dev debootstrap, qemu-user "
+                             "for --qemu host) first")
+    parser.add_argument("--qemu", choices=("auto", "host", "bundled"), default="auto",
+                        help="host: the machine's qemu-aarch64; bundled: Debian 12's, unpacked into the root; "
+                             "auto (default): host when it is dynamic (plugins), else bundled")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
         if args.install_debs:
-            install_debs()
-        info = fetch(args.cache, args.mirror)
+            install_debs(args.qemu)
+        info = fetch(args.cache, args.mirror, args.qemu)
     except (FetchError, OSError, subprocess.TimeoutExpired) as exc:
         print(f"fetch_arm_root: {exc}", file=sys.stderr)
         if os.environ.get("CI", "").lower() == "true":
@@ -246,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if os.environ.get("CI", "").lower() == "true" else 0
     print(f"fetch_arm_root: ready: {args.cache} (Python {info['python']}, LiteRT {info['litert']}, numpy "
           f"{info['numpy']}, {int(info['sysroot_bytes']) / 1e6:.0f} MB; plugin API {info['plugin']['api']} for "
-          f"QEMU {info['plugin']['qemu']}) in {time.perf_counter() - start:.0f} s")
+          f"{info['qemu_source']} QEMU {info['plugin']['qemu']}) in {time.perf_counter() - start:.0f} s")
     return 0
 
 

@@ -41,7 +41,7 @@ GUEST_SCRIPT = Path(__file__).with_name("guest.py")
 #: Where the wheels sit inside the guest's file system.
 GUEST_SITE = "/opt/litert/site"
 FETCH_HINT = ("make it with `.venv/bin/python tools/fetch_arm_root.py --install-debs` "
-              "(Debian packages qemu-user, gcc, debootstrap; see docs/arm_cost.md)")
+              "(Debian packages gcc, debootstrap and qemu-user; see docs/arm_cost.md)")
 
 
 class ArmCostUnavailable(UserError):
@@ -95,20 +95,34 @@ def plugin_api_for(qemu_version: str) -> int:
     return 1 if major < 9 else 2
 
 
-def find_qemu() -> tuple[str, str]:
-    """(path, version) of the host's qemu-aarch64; ArmCostUnavailable when there is none."""
+def bundled_qemu(root: Path) -> tuple[str, ...] | None:
+    """The command that runs the root's own QEMU (Debian 12's qemu-user and its libraries, unpacked
+    into ROOT/qemu by tools/fetch_arm_root.py where the host has no dynamic qemu-aarch64), through
+    its own dynamic loader: it needs nothing of the host's libraries."""
+    base = root / "qemu"
+    libs = base / "usr" / "lib" / "x86_64-linux-gnu"
+    loader, exe = libs / "ld-linux-x86-64.so.2", base / "usr" / "bin" / "qemu-aarch64"
+    if not (loader.is_file() and exe.is_file()):
+        return None
+    return (str(loader), "--library-path", str(libs), str(exe))
+
+
+def find_qemu() -> tuple[tuple[str, ...], str]:
+    """(command, version) of the host's qemu-aarch64; ArmCostUnavailable when there is none or it
+    cannot load plugins."""
     qemu = shutil.which("qemu-aarch64")
     if qemu is None:
         raise ArmCostUnavailable("ARM cost: qemu-aarch64 not found",
-                                 hint="install Debian's qemu-user (apt-get install qemu-user)")
-    version = _qemu_version(qemu)
+                                 hint="install Debian's qemu-user (apt-get install qemu-user), or run "
+                                      "`tools/fetch_arm_root.py --qemu bundled`")
+    version = _qemu_version((qemu,))
     if not _is_dynamic(qemu):
         # Static QEMU builds have no plugin loader: Debian 13 made qemu-user static (QEMU 10).
         raise ArmCostUnavailable(
             f"ARM cost: {qemu} (QEMU {version}) is statically linked and cannot load the counting plugin",
-            hint="a dynamically linked qemu-aarch64 built with plugins is needed, such as Debian 12's "
-                 "qemu-user (Debian 13's is static); see docs/arm_cost.md")
-    return qemu, version
+            hint="run `tools/fetch_arm_root.py --qemu bundled` (Debian 12's QEMU in the root), or install a "
+                 "dynamically linked qemu-aarch64 built with plugins; see docs/arm_cost.md")
+    return (qemu,), version
 
 
 def _is_dynamic(path: str) -> bool:
@@ -129,20 +143,20 @@ def _is_dynamic(path: str) -> bool:
 
 
 @cache
-def _qemu_version(qemu: str) -> str:
+def _qemu_version(qemu: tuple[str, ...]) -> str:
     try:
-        out = subprocess.run([qemu, "--version"], capture_output=True, text=True, timeout=30).stdout
+        out = subprocess.run([*qemu, "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ArmCostUnavailable(f"ARM cost: {qemu} --version failed ({exc})") from exc
+        raise ArmCostUnavailable(f"ARM cost: {qemu[-1]} --version failed ({exc})") from exc
     found = re.search(r"version (\d+\.\d+(?:\.\d+)?)", out)
     if not found:
-        raise ArmCostUnavailable(f"ARM cost: cannot read the version of {qemu} from {out.strip()[:80]!r}")
+        raise ArmCostUnavailable(f"ARM cost: cannot read the version of {qemu[-1]} from {out.strip()[:80]!r}")
     return found.group(1)
 
 
 @cache
-def _qemu_cpus(qemu: str) -> frozenset[str]:
-    out = subprocess.run([qemu, "-cpu", "help"], capture_output=True, text=True, timeout=30).stdout
+def _qemu_cpus(qemu: tuple[str, ...]) -> frozenset[str]:
+    out = subprocess.run([*qemu, "-cpu", "help"], capture_output=True, text=True, timeout=30).stdout
     return frozenset(line.split()[0] for line in out.splitlines()[1:] if line.strip())
 
 
@@ -152,7 +166,8 @@ class ArmRoot:
 
     path: Path
     info: dict[str, Any]
-    qemu: str
+    #: The command that runs qemu-aarch64 (the host's, or the root's own through its loader).
+    qemu: tuple[str, ...]
     qemu_version: str
 
     @property
@@ -211,7 +226,6 @@ def find_root(path: str | os.PathLike[str] | None = None) -> ArmRoot:
     for another QEMU plugin API.
     """
     where = Path(path or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
-    qemu, version = find_qemu()
     stamp = where / ROOT_JSON
     if not stamp.is_file():
         raise ArmCostUnavailable(f"ARM cost: no arm64 root at {where}", hint=FETCH_HINT)
@@ -219,6 +233,8 @@ def find_root(path: str | os.PathLike[str] | None = None) -> ArmRoot:
         info = json.loads(stamp.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArmCostUnavailable(f"ARM cost: {stamp} is not valid JSON ({exc})", hint=FETCH_HINT) from exc
+    bundled = bundled_qemu(where) if info.get("qemu_source") == "bundled" else None
+    qemu, version = (bundled, _qemu_version(bundled)) if bundled else find_qemu()
     root = ArmRoot(where, info, qemu, version)
     for needed in (root.python, root.plugin):
         if not needed.exists():
@@ -343,7 +359,7 @@ def _run_one(root: ArmRoot, profile: CpuProfile, qemu_cpu: str, path: Path, invo
     view = root.view(profile)
     with tempfile.TemporaryDirectory(prefix="fm-armcost-") as tmp:
         marks_path = Path(tmp) / "marks.txt"
-        cmd = [root.qemu, "-cpu", qemu_cpu, "-plugin", f"{root.plugin},out={marks_path}", "-L", str(view),
+        cmd = [*root.qemu, "-cpu", qemu_cpu, "-plugin", f"{root.plugin},out={marks_path}", "-L", str(view),
                str(root.python), str(GUEST_SCRIPT), str(invokes), str(path)]
         # A clean, fixed environment: the host's PYTHON*, QEMU_* or thread settings must not reach
         # the guest, and a fixed hash seed keeps the guest heap's history the same run to run.
