@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 import pytest
 
@@ -36,7 +35,7 @@ def test_benchmark_counts_every_tflite_file_repeatably_and_int8_costs_less(expor
                  "--no-task-library", "--no-mediapipe"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "ARM cortex-a76" in out and "ARM cortex-a55" in out and f"QEMU {root.qemu_version}" in out
+    assert "ARM cortex-a76" in out and "ARM cortex-a55" in out and "M instr/img" in out and f"QEMU {root.qemu_version}" in out
     report = json.loads((export / "benchmark.json").read_text())
     assert report["arm"]["litert"] == root.info["litert"] and report["arm"]["threads"] == 1
     arm = {e["file"]: e["arm"] for e in report["entries"] if e["runtime"] == "litert"}
@@ -57,13 +56,16 @@ def test_benchmark_counts_every_tflite_file_repeatably_and_int8_costs_less(expor
 def test_convert_arm_cost_without_root_or_qemu_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
     """Under a second: the check runs before converting."""
     out = tmp_path / "export"
-    monkeypatch.setenv("FLOWERS_ARM_ROOT", str(tmp_path / "no-root"))
     args = ["convert", "--model", str(tmp_path / "model.keras"), "--out", str(out), "--arm-cost"]
-    if shutil.which("qemu-aarch64"):
-        assert _cli(args) == 2
-        err = capsys.readouterr().err.strip()
-        assert "no arm64 root at" in err and "fetch_arm_root.py" in err and len(err.splitlines()) == 1
-        assert not out.exists()
+    monkeypatch.setenv("FLOWERS_ARM_ROOT", str(tmp_path / "no-root"))
+    assert _cli(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no arm64 root at" in err and "fetch_arm_root.py" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+    # A root that uses the host's QEMU (no bundled one), on a machine without qemu-aarch64.
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root" / "root.json").write_text(json.dumps({"qemu_source": "host"}))
+    monkeypatch.setenv("FLOWERS_ARM_ROOT", str(tmp_path / "root"))
     monkeypatch.setenv("PATH", str(tmp_path))  # no qemu-aarch64 anywhere on it
     assert _cli(args) == 2
     err = capsys.readouterr().err.strip()

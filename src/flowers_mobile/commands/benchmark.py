@@ -59,7 +59,7 @@ def render_table(report) -> Table:
     table.add_column(f"GFLOP/s @{top}", justify="right")
     arm_profiles = list((report.arm or {}).get("profiles", {}))
     for p in arm_profiles:
-        table.add_column(f"ARM {p} M instr/img (x f32)", justify="right")
+        table.add_column(f"ARM {p}\nM instr/img", justify="right")
     for e in report.entries:
         runtime = e.runtime + (" (IPC)" if e.ipc else "")
         if e.error:
