@@ -90,3 +90,28 @@ def test_benchmark_without_root_says_so_in_one_line_and_keeps_the_x86_table(expo
     assert "no arm64 root at" in notes[0] or "qemu-aarch64 not found" in notes[0]
     report = json.loads((export / "benchmark.json").read_text())
     assert report["arm"] is None and all(not e["arm"] for e in report["entries"])
+
+
+def test_manifest_arm_cost_is_optional_and_round_trips(tmp_path):
+    """Milliseconds: a manifest without ARM counts has no arm_cost key (older readers see the same
+    JSON); with them, the counts come back as written."""
+    from flowers_mobile.formats.manifest import (
+        build_manifest,
+        describe_artifact,
+        read_manifest,
+        record_arm_cost,
+        write_manifest,
+    )
+
+    (tmp_path / "labels.txt").write_text("a\nb\n")
+    (tmp_path / "m.tflite").write_bytes(b"model bytes")
+    art = describe_artifact(tmp_path, "m.tflite", format="tflite", precision="float32", input_shape=[1, 8, 8, 3],
+                            input_dtype="float32", num_labels=2)
+    write_manifest(tmp_path, build_manifest(model_name="m", source_model=tmp_path / "m.tflite",
+                                            labels_file=tmp_path / "labels.txt", labels=["a", "b"], artifacts=[art]))
+    assert "arm_cost" not in json.loads((tmp_path / "manifest.json").read_text())
+    counts = {"qemu": "7.2.22", "litert": "2.3.0", "profiles": {"cortex-a76": {"qemu_cpu": "cortex-a76"}},
+              "artifacts": {"m.tflite": {"cortex-a76": {"instructions": 123, "ratio_float32": 1.0}}}}
+    record_arm_cost(tmp_path, counts)
+    assert read_manifest(tmp_path).arm_cost == counts
+    assert json.loads((tmp_path / "manifest.json").read_text())["arm_cost"] == counts
