@@ -6,9 +6,9 @@ in an arm64 Debian root under QEMU user mode (`qemu-aarch64 -L ROOT`), with a pl
 the guest instructions between marks the guest makes around `invoke()` (after one warm-up invoke).
 The count is deterministic, so it can be compared across exports, commits and machines.
 
-The root is made once by `tools/fetch_arm_root.py` (cached in .cache/arm64/, or FLOWERS_ARM_ROOT);
-without it, or without a dynamic `qemu-aarch64` (Debian's qemu-user), `ArmCostUnavailable` says
-what is missing in one line.
+The root is made once by `tools/fetch_arm_root.py` (cached in .cache/arm64/, or FLOWERS_ARM_ROOT),
+with Debian 12's QEMU inside it where the host's cannot load plugins (Debian 13's is static);
+without the root or a usable QEMU, `ArmCostUnavailable` says what is missing in one line.
 """
 
 from flowers_mobile.armcost.runner import (
