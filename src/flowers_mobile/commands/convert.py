@@ -124,6 +124,8 @@ def artifact_table(manifest: dict[str, Any], out: Path, seconds: float) -> Table
         verdict = "meets its limits" if coreml["meets_limits"] else \
             f"misses its limits ({'; '.join(coreml.get('missed') or [])})"
         lines.append(f"{coreml['package']} ({coreml['precision']}) {verdict}; {coreml['reason']}")
+    if arm and config.get("default_tflite"):
+        lines.append(_arm_choice(arts, arm, config["default_tflite"]["precision"]))
     if arm:
         lines.append(f"ARM: M instructions per image of invoke() on 1 thread, LiteRT {arm['litert']} aarch64 under "
                      f"QEMU {arm['qemu']} (" + "; ".join(f"{p}: QEMU -cpu {v['qemu_cpu']}" for p, v in arm["profiles"].items())
@@ -131,6 +133,25 @@ def artifact_table(manifest: dict[str, Any], out: Path, seconds: float) -> Table
     if lines:
         table.caption = "\n".join(lines)
     return table
+
+
+def _arm_choice(arts: list[dict[str, Any]], arm: dict[str, Any], chosen: str) -> str:
+    """The default's ARM cost beside what each cheaper TFLite file would cost and how well it agrees,
+    on the first CPU profile: the trade the measured default made."""
+    profile = next(iter(arm["profiles"]))
+    rows = {}
+    for art in arts:
+        cost = arm.get("artifacts", {}).get(art["file"], {}).get(profile) or {}
+        if art["format"] == "tflite" and cost.get("ratio_float32") is not None:
+            rows.setdefault(art["precision"], (cost["ratio_float32"],
+                                               (art.get("extra", {}).get("fidelity") or {}).get("top1_agreement")))
+    if chosen not in rows:
+        return ""
+    mine = rows[chosen][0]
+    text = f"ARM cost of the default on {profile}: {chosen} {mine:.2f}x float32's instructions"
+    cheaper = [f"{p} would cost {r:.2f}x" + ("" if agree is None else f" but agrees on {agree:.1%}")
+               for p, (r, agree) in sorted(rows.items(), key=lambda kv: kv[1][0]) if r < mine - 0.005]
+    return text + ("; " + "; ".join(cheaper) if cheaper else "")
 
 
 def _arm(cost: dict[str, Any] | None) -> str:
