@@ -55,8 +55,8 @@ def test_benchmark_counts_every_tflite_file_repeatably_and_int8_costs_less(expor
 
 @pytest.mark.slow
 def test_convert_arm_cost_records_counts_and_explains_the_default(tmp_path, capsys):
-    """About 20 s: a tiny conv classifier (not MobileNetV2) converted to float32 and int8, each counted
-    on both profiles; the manifest keeps the counts, the table shows them beside agreement."""
+    """About 20 s: a tiny conv classifier (not MobileNetV2) converted to float32 and dynamic, each
+    counted on both profiles; the manifest keeps the counts, the table shows them beside agreement."""
     from tests.convert_fixtures import TINY_LABELS, draw_shapes, tiny_classifier
 
     root = _root()
@@ -65,7 +65,7 @@ def test_convert_arm_cost_records_counts_and_explains_the_default(tmp_path, caps
     (tmp_path / "labels.txt").write_text("\n".join(TINY_LABELS) + "\n")
     out = tmp_path / "export"
     code = _cli(["convert", "--model", str(tmp_path / "model.keras"), "--target", "tflite", "--quantize", "none",
-                 "--quantize", "int8", "--data", str(tmp_path / "data"), "--out", str(out), "--no-progress",
+                 "--quantize", "dynamic", "--data", str(tmp_path / "data"), "--out", str(out), "--no-progress",
                  "--arm-cost"])
     printed = capsys.readouterr().out
     assert code == 0
@@ -74,13 +74,13 @@ def test_convert_arm_cost_records_counts_and_explains_the_default(tmp_path, caps
     assert arm["qemu"] == root.qemu_version and arm["litert"] == root.info["litert"]
     assert set(arm["profiles"]) == {"cortex-a76", "cortex-a55"}
     counts = arm["artifacts"]
-    assert set(counts) == {"flowers.tflite", "flowers_float32.tflite", "flowers_int8.tflite"}
+    assert set(counts) == {"flowers.tflite", "flowers_float32.tflite", "flowers_dynamic.tflite"}
     for profile in arm["profiles"]:
         assert counts["flowers_float32.tflite"][profile]["ratio_float32"] == 1.0
         assert counts["flowers_float32.tflite"][profile]["instructions"] > 0
-        assert counts["flowers_int8.tflite"][profile]["instructions"] > 0
+        assert counts["flowers_dynamic.tflite"][profile]["instructions"] > 0
     # flowers.tflite is a copy of one precision file: the same count, not counted again.
-    chosen = next(f for f in ("flowers_float32.tflite", "flowers_int8.tflite")
+    chosen = next(f for f in ("flowers_float32.tflite", "flowers_dynamic.tflite")
                   if (out / f).read_bytes() == (out / "flowers.tflite").read_bytes())
     assert counts["flowers.tflite"] == counts[chosen]
 
