@@ -251,8 +251,9 @@ def fetch(cache: Path, mirror: str, qemu_choice: str = "auto") -> dict[str, obje
     stamp = cache / ROOT_JSON
     info = json.loads(stamp.read_text(encoding="utf-8")) if stamp.is_file() else {}
     start = time.perf_counter()
-    if not info.get("litert") or not (cache / "sysroot" / "usr" / "bin" / "python3").exists():
-        info = {"mirror": mirror, **make_sysroot(cache, mirror)}
+    # Made again when missing or when the pinned wheels (LiteRT's version) changed.
+    if info.get("wheels_sha256") != _sha(WHEELS) or not (cache / "sysroot" / "usr" / "bin" / "python3").exists():
+        info = {"mirror": mirror, **make_sysroot(cache, mirror), "wheels_sha256": _sha(WHEELS)}
         info["sysroot_seconds"] = round(time.perf_counter() - start, 1)
     source = qemu_choice if qemu_choice != "auto" else ("host" if host_qemu_usable() else "bundled")
     if source == "bundled":
