@@ -670,3 +670,20 @@ def test_tensorflow_matmul_by_a_constant_matches_numpy():
     y_t = rand(4, 6)
     got = TF_FORMS["matmul"][0](Val(tf.constant(x)), y_t, transpose_y=True).t.numpy()
     np.testing.assert_allclose(got, OPS["matmul"](x=x, y=y_t, transpose_y=True), rtol=1e-5, atol=1e-6)
+
+
+def test_tensorflow_batch_norm_and_concat_keep_nhwc_tensors_right():
+    from flowers_mobile.coreml_exec.tf_ops import TF_FORMS, Val, nchw
+
+    x, y = rand(2, 4, 5, 6), rand(2, 3, 5, 6)
+    held_x, held_y = (Val(tf.transpose(t, (0, 2, 3, 1)), True) for t in (x, y))
+    bn = {"mean": rand(4), "variance": rand(4, low=0.1, high=2), "gamma": rand(4), "beta": rand(4),
+          "epsilon": np.float32(1e-3)}
+    for v in (held_x, Val(tf.constant(x))):
+        np.testing.assert_allclose(nchw(TF_FORMS["batch_norm"][0](v, **bn)).numpy(), OPS["batch_norm"](x=x, **bn),
+                                   rtol=1e-5, atol=1e-6)
+    got = TF_FORMS["concat"][0]([held_x, held_y], axis=np.int32(1))
+    assert got.nhwc  # DenseNet's concatenations stay in the convolutions' layout
+    np.testing.assert_array_equal(nchw(got).numpy(), np.concatenate([x, y], axis=1))
+    mixed = TF_FORMS["concat"][0]([held_x, Val(tf.constant(x))], axis=np.int32(-1))
+    np.testing.assert_array_equal(nchw(mixed).numpy(), np.concatenate([x, x], axis=-1))

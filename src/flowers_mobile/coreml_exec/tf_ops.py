@@ -189,6 +189,35 @@ def avg_pool(x: Val, kernel_sizes: Any, pad_type: str, strides: Any = None, pad:
     return Val(sums / counts.reshape(1, *outs, 1), True)
 
 
+@tf_form("batch_norm", lambda step, ranks: isinstance(step.args.get("x"), Ref)
+         and not any(isinstance(step.args.get(k), Ref) for k in ("mean", "variance", "gamma", "beta")))
+def batch_norm(x: Val, mean: np.ndarray, variance: np.ndarray, gamma: Any = None, beta: Any = None,
+               epsilon: Any = 1e-5) -> Val:
+    """(x - mean) * scale + beta per channel (axis 1, or last when held NHWC), as numpy's form computes it."""
+    scale = 1 / np.sqrt(np.asarray(variance, np.float32) + np.float32(epsilon))
+    if gamma is not None:
+        scale = scale * np.asarray(gamma, np.float32)
+    rank = len(x.t.shape)
+    shape = (-1,) if x.nhwc else (1, -1) + (1,) * (rank - 2)
+    out = (x.t - np.asarray(mean, np.float32).reshape(shape)) * scale.astype(np.float32).reshape(shape)
+    return Val(out if beta is None else out + np.asarray(beta, np.float32).reshape(shape), x.nhwc)
+
+
+def _concat_supported(step: Any, ranks: dict[str, int]) -> bool:
+    values = step.args.get("values") or []
+    return bool(values) and all(isinstance(v, Ref) for v in values) and not bool(step.args.get("interleave", False))
+
+
+@tf_form("concat", _concat_supported)
+def concat(values: list[Val], axis: Any, interleave: Any = False) -> Val:
+    """Concatenation; NHWC tensors stay NHWC (DenseNet's growing feature maps)."""
+    rank = len(values[0].t.shape)
+    axis = int(axis) + rank if int(axis) < 0 else int(axis)
+    if rank == 4 and all(v.nhwc for v in values):
+        return Val(tf.concat([v.t for v in values], axis=TO_NHWC.index(axis)), True)
+    return Val(tf.concat([nchw(v) for v in values], axis=axis))
+
+
 @tf_form("layer_norm")
 def layer_norm(x: Val, axes: Any = None, gamma: Any = None, beta: Any = None, epsilon: Any = 1e-5) -> Val:
     t = nchw(x)
