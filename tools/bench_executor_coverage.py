@@ -19,7 +19,10 @@ Keeping the comparison meaningful on random weights:
   package: the executor's batch_norm gives those constants' value within 1e-6);
 - the head is scaled so its logits spread by about 2 over the images: a head reading huge raw
   features gives one-hot probabilities, whose differences say nothing. The table's `top p`
-  column is the mean largest probability (1/3 would be uniform, 1.0 one-hot).
+  column is the mean largest probability (1/3 would be uniform, 1.0 one-hot). Where the
+  random network's features barely differ between images (MobileNetV3, EfficientNet without
+  --calibrate-batchnorm), that head also amplifies float16's rounding: read their float16
+  column with docs/coreml_executor.md's notes.
 
 ConvNeXtTiny: Keras 3 runs a grouped Conv2D through an XLA-compiled function and writes exact
 GELU with erfc; coremltools 9.0's TensorFlow frontend converts neither (StatefulPartitionedCall,
