@@ -121,9 +121,9 @@ def test_a_program_without_classifier_is_no_classifier(tmp_path):
 
 def test_an_unknown_op_names_the_op_and_the_model(tiny_copy):
     spec = _spec(tiny_copy)
-    next(op for op in _ops(spec) if op.type == "relu").type = "silu"
+    next(op for op in _ops(spec) if op.type == "relu").type = "resize_bilinear"
     _write_spec(tiny_copy, spec)
-    with pytest.raises(UserError, match=rf"{tiny_copy}: op 'silu' .* is not supported by the Core ML executor"):
+    with pytest.raises(UserError, match=rf"{tiny_copy}: op 'resize_bilinear' .* is not supported by the Core ML executor"):
         CoreMLExecutor(tiny_copy)
 
 
@@ -317,3 +317,74 @@ def test_without_tensorflow_the_numpy_path_runs(tiny):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "numpy"
     np.testing.assert_allclose(np.load(tiny.parent / "out.npy"), reference(pixels), atol=1e-6)
+
+
+# ------------------------------------------------ Keras models through the project's exporter
+
+
+def _pooling_model():
+    """Rescaling -> conv -> max pool (same) -> swish -> conv -> average pool (valid) -> layer norm
+    (written as reduce_mean, sub, square, rsqrt by the converter)
+    -> conv -> average pool (same: padding left out of the mean) -> GAP -> softmax."""
+    import keras
+
+    inputs = keras.Input((29, 29, 3))
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="same")(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, padding="same")(x)
+    x = keras.layers.Activation("swish")(x)
+    x = keras.layers.Conv2D(8, 3)(x)
+    x = keras.layers.AveragePooling2D(2)(x)
+    x = keras.layers.LayerNormalization(epsilon=1e-3)(x)
+    x = keras.layers.Conv2D(6, 1)(x)
+    x = keras.layers.AveragePooling2D(3, strides=2, padding="same")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(x))
+
+
+def _resnet_stem_model():
+    """A caffe-style channel flip, ResNet's zero pad + valid max pool, a 1x1 stride-2 pool, ELU,
+    LeakyReLU, PReLU, hard sigmoid gating, GAP, softmax."""
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Lambda(lambda t: t[..., ::-1] - 120.0)(inputs)
+    x = keras.layers.Conv2D(8, 5, strides=2)(x)
+    x = keras.layers.ZeroPadding2D(1)(x)
+    x = keras.layers.MaxPooling2D(3, strides=2)(x)
+    x = keras.layers.ELU()(x)
+    x = keras.layers.MaxPooling2D(1, strides=2)(x)
+    x = keras.layers.Conv2D(8, 1)(x)
+    x = keras.layers.LeakyReLU(negative_slope=0.2)(x)
+    x = keras.layers.PReLU(shared_axes=[1, 2], alpha_initializer=keras.initializers.Constant(0.3))(x)
+    x = keras.layers.Multiply()([x, keras.layers.Activation("hard_sigmoid")(x)])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(x))
+
+
+@pytest.mark.parametrize("build,ops", [
+    # coremltools 9.0 writes Keras 3's LayerNormalization and PReLU as their arithmetic
+    # (reduce_mean, sub, square, rsqrt, mul / relu, mul, add), not as layer_norm / prelu.
+    (_pooling_model, {"max_pool", "avg_pool", "silu", "square"}),
+    (_resnet_stem_model, {"slice_by_index", "max_pool", "elu", "leaky_relu"}),
+])
+def test_keras_models_with_the_new_ops_run_like_keras(tmp_path, build, ops):
+    import keras
+
+    from flowers_mobile.config import ExportConfig, ParityLimits
+    from flowers_mobile.export.coreml import export_coreml
+
+    keras.utils.set_random_seed(4)
+    model = build()
+    artifacts = export_coreml(model, LABELS, tmp_path, ExportConfig(coreml_precision="float32"),
+                              source_model_sha256="-", labels_sha256="-", precision="float16")
+    size = model.input_shape[1]
+    pixels = np.random.default_rng(6).integers(0, 256, (6, size, size, 3)).astype(np.uint8)
+    want = model(pixels.astype(np.float32), training=False).numpy()
+    for artifact in artifacts:
+        limit = 1e-4 if artifact.precision == "float32" else ParityLimits().coreml_float16.max_p99_abs_diff
+        for backend in ("tensorflow", "numpy"):
+            executor = CoreMLExecutor(tmp_path / artifact.file, backend=backend)
+            assert ops <= set(executor.op_counts), sorted(executor.op_counts)
+            got = executor.predict(pixels).array
+            assert np.abs(got - want).max() <= limit, (artifact.precision, backend, np.abs(got - want).max())

@@ -378,6 +378,220 @@ def test_float16_rounding_matches_numpy_cast_everywhere():
     np.testing.assert_array_equal(got.view(np.uint32)[~np.isnan(want)], want.view(np.uint32)[~np.isnan(want)])
 
 
+# ------------------------------------------------------------------------------------- pooling
+
+
+def tf_pool(x, kind, k, stride, padding):
+    """TF's 1/2/3-D pooling on MIL layouts (x N, C, *D); padding "SAME"/"VALID"."""
+    perm = (0, *range(2, x.ndim), 1)
+    pool = tf.nn.max_pool if kind == "MAX" else tf.nn.avg_pool
+    out = pool(np.transpose(x, perm), ksize=list(k), strides=list(stride), padding=padding)
+    return np.transpose(out.numpy(), (0, x.ndim - 1, *range(1, x.ndim - 1)))
+
+
+@pytest.mark.parametrize("shape,k,stride,pad_type", [
+    ((2, 3, 9, 9), (3, 3), (2, 2), "valid"),  # VGG / ResNet: the odd row left over is dropped
+    ((2, 3, 9, 8), (3, 3), (2, 2), "same"),  # Xception: odd padding at the end
+    ((1, 4, 10, 7), (2, 3), (2, 1), "same"),
+    ((2, 5, 6, 6), (1, 1), (2, 2), "valid"),  # ResNet50V2's 1x1 stride-2 shortcut pool
+    ((2, 3, 11), (3,), (2,), "same"),  # 1-D
+    ((1, 2, 5, 6, 7), (2, 3, 2), (2, 2, 1), "same"),  # 3-D
+])
+def test_max_and_avg_pool_match_tf_pool(shape, k, stride, pad_type):
+    x = rand(*shape)
+    args = {"kernel_sizes": np.array(k), "strides": np.array(stride), "pad_type": pad_type,
+            "pad": np.zeros(2 * len(k), np.int32), "ceil_mode": np.array(False)}
+    np.testing.assert_array_equal(OPS["max_pool"](x=x, **args), tf_pool(x, "MAX", k, stride, pad_type.upper()))
+    # TF's SAME average leaves the padding out of each window's count: exclude_padding_from_average.
+    got = OPS["avg_pool"](x=x, exclude_padding_from_average=np.array(True), **args)
+    np.testing.assert_allclose(got, tf_pool(x, "AVG", k, stride, pad_type.upper()), rtol=1e-5, atol=1e-6)
+
+
+def test_avg_pool_counts_padding_unless_excluded_and_custom_pads_are_taken():
+    x = rand(2, 3, 7, 8)
+    pads = [1, 2, 0, 1]
+    explicit = np.pad(x, ((0, 0), (0, 0), (1, 2), (0, 1)))
+    args = {"kernel_sizes": [3, 3], "strides": [2, 2], "pad_type": "custom", "pad": pads}
+    got = OPS["avg_pool"](x=x, exclude_padding_from_average=False, **args)
+    np.testing.assert_allclose(got, tf_pool(explicit, "AVG", (3, 3), (2, 2), "VALID"), rtol=1e-5, atol=1e-6)
+    ones = np.pad(np.ones_like(x), ((0, 0), (0, 0), (1, 2), (0, 1)))
+    excluded = tf_pool(explicit, "AVG", (3, 3), (2, 2), "VALID") / tf_pool(ones, "AVG", (3, 3), (2, 2), "VALID")
+    got = OPS["avg_pool"](x=x, exclude_padding_from_average=True, **args)
+    np.testing.assert_allclose(got, excluded, rtol=1e-5, atol=1e-6)
+    # max_pool never picks the padding, even where every value is negative
+    neg = -np.abs(x) - 1
+    want = tf_pool(np.pad(neg, ((0, 0), (0, 0), (1, 2), (0, 1)), constant_values=-np.inf), "MAX", (3, 3), (2, 2), "VALID")
+    np.testing.assert_array_equal(OPS["max_pool"](x=neg, **args), want)
+
+
+def _loop_pool(x, k, s, pads, ceil, reduce_fn, exclude):
+    """A plain-loop 2-D pool with PyTorch's ceil-mode rule (what MIL's ceil_mode documents)."""
+    n, c, h, w = x.shape
+    sizes = []
+    for size, kk, ss, (b, e) in ((h, k[0], s[0], pads[0]), (w, k[1], s[1], pads[1])):
+        out = (size + b + e - kk + (ss - 1 if ceil else 0)) // ss + 1
+        if ceil and (out - 1) * ss >= size + b:
+            out -= 1
+        sizes.append(out)
+    out = np.zeros((n, c, *sizes), np.float32)
+    for i in range(sizes[0]):
+        for j in range(sizes[1]):
+            r0, c0 = i * s[0] - pads[0][0], j * s[1] - pads[1][0]
+            r1, c1 = min(r0 + k[0], h + pads[0][1]), min(c0 + k[1], w + pads[1][1])
+            window = x[:, :, max(r0, 0):min(r1, h), max(c0, 0):min(c1, w)]
+            if reduce_fn == "max":
+                out[:, :, i, j] = window.max(axis=(2, 3))
+            else:
+                count = window.shape[2] * window.shape[3] if exclude else (r1 - r0) * (c1 - c0)
+                out[:, :, i, j] = window.sum(axis=(2, 3)) / count
+    return out
+
+
+@pytest.mark.parametrize("pads", [((0, 0), (0, 0)), ((1, 1), (1, 1))])
+@pytest.mark.parametrize("exclude", [False, True])
+def test_ceil_mode_pools_match_a_plain_loop(pads, exclude):
+    x = rand(2, 3, 8, 9)
+    args = {"kernel_sizes": [3, 2], "strides": [2, 2], "pad_type": "custom",
+            "pad": [pads[0][0], pads[0][1], pads[1][0], pads[1][1]], "ceil_mode": True}
+    got = OPS["max_pool"](x=x, **args)
+    assert got.shape == _loop_pool(x, (3, 2), (2, 2), pads, True, "max", exclude).shape
+    assert got.shape[2:] != OPS["max_pool"](x=x, **dict(args, ceil_mode=False)).shape[2:]  # ceil mode adds a window
+    np.testing.assert_array_equal(got, _loop_pool(x, (3, 2), (2, 2), pads, True, "max", exclude))
+    got = OPS["avg_pool"](x=x, exclude_padding_from_average=exclude, **args)
+    np.testing.assert_allclose(got, _loop_pool(x, (3, 2), (2, 2), pads, True, "avg", exclude), rtol=1e-5, atol=1e-6)
+
+
+def test_pool_geometry_is_refused_when_mil_refuses_it():
+    with pytest.raises(ValueError, match="ceil_mode needs pad_type valid or custom"):
+        OPS["max_pool"](x=rand(1, 1, 4, 4), kernel_sizes=[2, 2], pad_type="same", ceil_mode=True)
+    with pytest.raises(ValueError, match="rank 3 to 5"):
+        OPS["avg_pool"](x=rand(4, 4), kernel_sizes=[2], pad_type="valid")
+
+
+def test_l2_pool_matches_tf():
+    x = rand(2, 3, 7, 7)
+    got = OPS["l2_pool"](x=x, kernel_sizes=[3, 3], strides=[2, 2], pad_type="valid")
+    want = np.sqrt(tf_pool(x * x, "AVG", (3, 3), (2, 2), "VALID") * 9)
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------ smooth activations
+
+
+SMOOTH = {
+    "silu": (tf.nn.silu, {}),
+    "leaky_relu": (lambda x: tf.nn.leaky_relu(x, alpha=0.3), {"alpha": np.float32(0.3)}),
+    "elu": (tf.nn.elu, {"alpha": np.float32(1.0)}),
+    "softplus": (tf.math.softplus, {}),
+    "sigmoid_hard": (lambda x: tf.clip_by_value(0.2 * x + 0.5, 0, 1), {"alpha": np.float32(0.2), "beta": np.float32(0.5)}),
+    "square": (tf.math.square, {}),
+    "abs": (tf.math.abs, {}),
+    "erf": (tf.math.erf, {}),
+}
+
+
+@pytest.mark.parametrize("op", sorted(SMOOTH))
+def test_smooth_activations_match_tf(op):
+    x = np.concatenate([rand(2, 3, 4, 5, low=-6, high=6).reshape(-1), [-90, -20, -4, -1e-3, 0, 1e-3, 4, 20, 90]])
+    x = x.astype(np.float32)
+    fn, args = SMOOTH[op]
+    np.testing.assert_allclose(OPS[op](x=x, **args), fn(x).numpy(), rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["EXACT", "TANH_APPROXIMATION", "SIGMOID_APPROXIMATION"])
+def test_gelu_modes_match_tf(mode):
+    x = rand(3, 4, 5, low=-7, high=7)
+    want = {"EXACT": lambda: tf.nn.gelu(x, approximate=False), "TANH_APPROXIMATION": lambda: tf.nn.gelu(x, approximate=True),
+            "SIGMOID_APPROXIMATION": lambda: x * tf.math.sigmoid(1.702 * x)}[mode]().numpy()
+    np.testing.assert_allclose(OPS["gelu"](x=x, mode=mode), want, rtol=2e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown gelu mode"):
+        OPS["gelu"](x=x, mode="FAST")
+
+
+def test_prelu_takes_one_slope_per_channel():
+    x, alpha = rand(2, 4, 3, 3), rand(4, low=0, high=0.5)
+    layer = tf.keras.layers.PReLU(shared_axes=[1, 2]) if hasattr(tf, "keras") else None
+    want = np.where(x >= 0, x, x * alpha.reshape(1, 4, 1, 1))
+    if layer is not None:  # Keras's PReLU on NHWC, slopes per channel
+        layer.build((None, 3, 3, 4))
+        layer.set_weights([alpha.reshape(1, 1, 4)])
+        want = nchw(layer(np.transpose(x, (0, 2, 3, 1))).numpy())
+    np.testing.assert_allclose(OPS["prelu"](x=x, alpha=alpha), want, rtol=1e-6)
+    with pytest.raises(ValueError, match="one per channel"):
+        OPS["prelu"](x=x, alpha=rand(3))
+
+
+# ------------------------------------------------------------------------------ normalization
+
+
+@pytest.mark.parametrize("axes", [[-1], [1, 2, 3], [2, 3]])
+def test_layer_norm_matches_keras_layer_normalization(axes):
+    import keras
+
+    x = rand(2, 3, 4, 5) * 3 + 1
+    layer = keras.layers.LayerNormalization(axis=axes, epsilon=1e-3)
+    layer.build(x.shape)
+    shape = [x.shape[a] for a in sorted(a % 4 for a in axes)]
+    gamma, beta = rand(*shape), rand(*shape)
+    layer.set_weights([gamma, beta])
+    got = OPS["layer_norm"](x=x, axes=np.array(axes), gamma=gamma, beta=beta, epsilon=np.float32(1e-3))
+    np.testing.assert_allclose(got, layer(x).numpy(), rtol=1e-5, atol=2e-6)
+
+
+def test_instance_and_l2_norm_match_tf():
+    x = rand(2, 3, 5, 4) * 2 + 0.5
+    gamma, beta = rand(3), rand(3)
+    mean, var = tf.nn.moments(x, axes=[2, 3], keepdims=True)
+    want = (x - mean) / np.sqrt(var + 1e-5) * gamma.reshape(1, 3, 1, 1) + beta.reshape(1, 3, 1, 1)
+    np.testing.assert_allclose(OPS["instance_norm"](x=x, gamma=gamma, beta=beta), want, rtol=1e-5, atol=2e-6)
+    got = OPS["l2_norm"](x=x, epsilon=np.float32(0))
+    np.testing.assert_allclose(got, tf.math.l2_normalize(x, axis=[1, 2, 3]).numpy(), rtol=1e-6)
+
+
+# -------------------------------------------------------------------------------- slicing
+
+
+def test_slice_by_index_matches_tf_strided_slice():
+    x = rand(2, 3, 6, 7)
+    begin, end, stride = [0, 2, 1, -1], [2, 0, 6, 0], [1, -1, 2, -2]
+    begin_mask, end_mask, squeeze = [True, False, False, False], [True, True, False, True], [False, False, False, False]
+    got = OPS["slice_by_index"](x=x, begin=np.array(begin), end=np.array(end), stride=np.array(stride),
+                                begin_mask=np.array(begin_mask), end_mask=np.array(end_mask),
+                                squeeze_mask=np.array(squeeze))
+    want = tf.strided_slice(x, begin, end, stride, begin_mask=0b0001, end_mask=0b1011).numpy()
+    np.testing.assert_array_equal(got, want)
+    got = OPS["slice_by_index"](x=x, begin=np.array([0, 1, 0, 0]), end=np.array([1, 2, 6, 7]),
+                                squeeze_mask=np.array([False, True, False, False]))
+    np.testing.assert_array_equal(got, x[:1, 1])
+
+
+def test_slice_by_size_and_stack_match_tf():
+    x = rand(2, 3, 6, 7)
+    got = OPS["slice_by_size"](x=x, begin=np.array([0, 1, 2, 0]), size=np.array([-1, 2, 3, -1]))
+    np.testing.assert_array_equal(got, tf.slice(x, [0, 1, 2, 0], [-1, 2, 3, -1]).numpy())
+    a, b = rand(2, 3), rand(2, 3)
+    np.testing.assert_array_equal(OPS["stack"](values=[a, b], axis=-1), tf.stack([a, b], axis=-1).numpy())
+
+
+def test_batch_rules_of_the_new_ops():
+    from flowers_mobile.coreml_exec.registry import BatchQuery, Ref
+
+    def query(op, **args):
+        return lookup(op, "iOS18").batch(BatchQuery(args, {"x": 4, "a": 4}, frozenset({"x", "a"})))
+
+    x = Ref("x")
+    assert query("max_pool", x=x, kernel_sizes=[2, 2], pad_type="valid")
+    assert query("layer_norm", x=x, axes=np.array([1, 2, 3]))
+    assert not query("layer_norm", x=x, axes=np.array([0, 1]))
+    assert not query("layer_norm", x=x)  # all axes, the images' too
+    whole = {"begin": np.array([0, 0, 0, 0]), "end": np.array([1, 3, 4, 4])}
+    assert query("slice_by_index", x=x, **whole)
+    assert not query("slice_by_index", x=x, **whole, squeeze_mask=np.array([True, False, False, False]))
+    batched = lookup("slice_by_index", "iOS18").batch_args(dict(whole, x=rand(5, 3, 4, 4)), 5)
+    assert OPS["slice_by_index"](**batched).shape == (5, 3, 4, 4)  # [0:1] on axis 0 became every image
+    assert query("stack", values=[x, Ref("a")], axis=1) and not query("stack", values=[x, Ref("a")], axis=0)
+
+
 # ------------------------------------------------------------------ the TensorFlow fast path's forms
 
 
@@ -427,3 +641,49 @@ def test_tensorflow_float16_rounding_is_the_numpy_rounding():
     x = np.concatenate([edges, rand(10000, low=-70000, high=70000), rand(10000, low=-1e-4, high=1e-4)])
     got = round_float16(tf.constant(x)).numpy()
     np.testing.assert_array_equal(got.view(np.uint32), round_to_float16(x).view(np.uint32))
+
+
+@pytest.mark.parametrize("op,args", [
+    ("max_pool", {"kernel_sizes": [3, 3], "strides": [2, 2], "pad_type": "same"}),
+    ("max_pool", {"kernel_sizes": [3, 2], "strides": [2, 2], "pad_type": "custom", "pad": [1, 1, 1, 1], "ceil_mode": True}),
+    ("avg_pool", {"kernel_sizes": [2, 2], "strides": [2, 2], "pad_type": "valid"}),
+    ("avg_pool", {"kernel_sizes": [3, 3], "strides": [1, 1], "pad_type": "same", "exclude_padding_from_average": True}),
+    ("avg_pool", {"kernel_sizes": [3, 3], "strides": [2, 2], "pad_type": "custom", "pad": [1, 1, 0, 0], "ceil_mode": True}),
+    ("silu", {}), ("gelu", {"mode": "EXACT"}), ("gelu", {"mode": "TANH_APPROXIMATION"}), ("sigmoid", {}),
+    ("square", {}), ("erf", {}), ("rsqrt", {"epsilon": np.float32(1e-3)}),
+    ("layer_norm", {"axes": np.array([1]), "gamma": np.linspace(0.5, 1.5, 4, dtype=np.float32), "epsilon": np.float32(1e-5)}),
+])
+def test_tensorflow_forms_of_the_new_ops_match_numpy_on_nhwc_tensors(op, args):
+    from flowers_mobile.coreml_exec.tf_ops import TF_FORMS, Val, nchw
+
+    x = rand(2, 4, 9, 8, low=0.1 if op == "rsqrt" else -3, high=3)
+    got = TF_FORMS[op][0](Val(tf.transpose(x, (0, 2, 3, 1)), True), **args)  # x, held NHWC
+    np.testing.assert_allclose(nchw(got).numpy(), OPS[op](x=x, **args), rtol=2e-5, atol=2e-6)
+
+
+def test_tensorflow_matmul_by_a_constant_matches_numpy():
+    from flowers_mobile.coreml_exec.tf_ops import TF_FORMS, Val
+
+    x, y = rand(2, 3, 5, 6), rand(6, 4)
+    np.testing.assert_allclose(TF_FORMS["matmul"][0](Val(tf.constant(x)), y).t.numpy(), OPS["matmul"](x=x, y=y),
+                               rtol=1e-5, atol=1e-6)
+    y_t = rand(4, 6)
+    got = TF_FORMS["matmul"][0](Val(tf.constant(x)), y_t, transpose_y=True).t.numpy()
+    np.testing.assert_allclose(got, OPS["matmul"](x=x, y=y_t, transpose_y=True), rtol=1e-5, atol=1e-6)
+
+
+def test_tensorflow_batch_norm_and_concat_keep_nhwc_tensors_right():
+    from flowers_mobile.coreml_exec.tf_ops import TF_FORMS, Val, nchw
+
+    x, y = rand(2, 4, 5, 6), rand(2, 3, 5, 6)
+    held_x, held_y = (Val(tf.transpose(t, (0, 2, 3, 1)), True) for t in (x, y))
+    bn = {"mean": rand(4), "variance": rand(4, low=0.1, high=2), "gamma": rand(4), "beta": rand(4),
+          "epsilon": np.float32(1e-3)}
+    for v in (held_x, Val(tf.constant(x))):
+        np.testing.assert_allclose(nchw(TF_FORMS["batch_norm"][0](v, **bn)).numpy(), OPS["batch_norm"](x=x, **bn),
+                                   rtol=1e-5, atol=1e-6)
+    got = TF_FORMS["concat"][0]([held_x, held_y], axis=np.int32(1))
+    assert got.nhwc  # DenseNet's concatenations stay in the convolutions' layout
+    np.testing.assert_array_equal(nchw(got).numpy(), np.concatenate([x, y], axis=1))
+    mixed = TF_FORMS["concat"][0]([held_x, Val(tf.constant(x))], axis=np.int32(-1))
+    np.testing.assert_array_equal(nchw(mixed).numpy(), np.concatenate([x, x], axis=-1))

@@ -97,6 +97,12 @@ EXACT_CASES = {  # name -> arguments from two tensors x, y already on float16's 
     "pad": lambda x, y: {"x": x, "pad": np.array([1, 1]), "constant_val": np.float32(0.5)},
     "reduce_max": lambda x, y: {"x": x, "axes": np.array([2])},
     "cast": lambda x, y: {"x": x * np.float32(1.001), "dtype": "fp16"},  # rounds by itself
+    "max_pool": lambda x, y: {"x": x, "kernel_sizes": np.array([2, 2]), "pad_type": "same"},
+    "abs": lambda x, y: {"x": x},
+    "slice_by_index": lambda x, y: {"x": x, "begin": np.array([0, 1, 0, 0]), "end": np.array([2, 3, 4, 5]),
+                                    "stride": np.array([1, 1, 2, -1])},
+    "slice_by_size": lambda x, y: {"x": x, "begin": np.array([0, 1, 1, 0]), "size": np.array([-1, 2, 2, -1])},
+    "stack": lambda x, y: {"values": [x, y], "axis": np.int32(1)},
 }
 
 

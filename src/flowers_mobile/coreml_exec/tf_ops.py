@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from flowers_mobile.coreml_exec.ops.common import ints
 from flowers_mobile.coreml_exec.ops.conv import conv_pads
+from flowers_mobile.coreml_exec.ops.pooling import pool_geometry, window_counts
 from flowers_mobile.coreml_exec.registry import Ref
 
 TO_NHWC = (0, 2, 3, 1)
@@ -122,6 +123,116 @@ def clip(x: Val, alpha: Any, beta: Any) -> Val:
     return Val(tf.minimum(tf.maximum(x.t, np.float32(alpha)), np.float32(beta)), x.nhwc)
 
 
+def _unary(fn: Callable[[tf.Tensor], tf.Tensor]) -> Callable[..., Val]:
+    """An element-wise op of one tensor: any layout goes."""
+
+    def form(x: Val) -> Val:
+        return Val(fn(x.t), x.nhwc)
+
+    return form
+
+
+def _gelu_exact(t: tf.Tensor) -> tf.Tensor:
+    return 0.5 * t * (1 + tf.math.erf(t * np.float32(1 / np.sqrt(2))))
+
+
+for _name, _fn in (("sigmoid", tf.math.sigmoid), ("tanh", tf.math.tanh), ("silu", tf.nn.silu),
+                   ("square", tf.math.square), ("sqrt", tf.math.sqrt), ("exp", tf.math.exp),
+                   ("erf", tf.math.erf)):
+    tf_form(_name)(_unary(_fn))
+
+
+@tf_form("gelu", lambda step, ranks: step.args.get("mode", "EXACT") in ("EXACT", "TANH_APPROXIMATION"))
+def gelu(x: Val, mode: str = "EXACT") -> Val:
+    if mode == "EXACT":
+        return Val(_gelu_exact(x.t), x.nhwc)
+    return Val(tf.nn.gelu(x.t, approximate=True), x.nhwc)
+
+
+@tf_form("rsqrt")
+def rsqrt(x: Val, epsilon: Any = 1e-12) -> Val:
+    return Val(tf.math.rsqrt(x.t + np.float32(epsilon)), x.nhwc)
+
+
+def _pool_supported(step: Any, ranks: dict[str, int]) -> bool:
+    x = step.args.get("x")
+    return isinstance(x, Ref) and ranks.get(x.name) == 4
+
+
+def _pool_padded(x: Val, kernel_sizes: Any, strides: Any, pad_type: str, pad: Any, ceil_mode: Any,
+                 fill: float) -> tuple[tf.Tensor, tuple[int, ...], tuple[int, ...], Any, list[int]]:
+    """The NHWC input padded for MIL's geometry (`pooling.pool_geometry`), to be pooled "VALID"."""
+    t = nhwc(x)
+    kernel, strides_ = ints(kernel_sizes, ()), ints(strides, (1, 1))
+    pads, outs, overhang = pool_geometry(tuple(t.shape[1:3]), kernel, strides_, pad_type, pad, bool(ceil_mode))
+    widths = [[0, 0]] + [[b, e + o] for (b, e), o in zip(pads, overhang, strict=True)] + [[0, 0]]
+    if any(any(w) for w in widths):
+        t = tf.pad(t, widths, constant_values=fill)
+    return t, kernel, strides_, pads, outs
+
+
+@tf_form("max_pool", _pool_supported)
+def max_pool(x: Val, kernel_sizes: Any, pad_type: str, strides: Any = None, pad: Any = None,
+             ceil_mode: Any = False) -> Val:
+    t, kernel, strides_, _, _ = _pool_padded(x, kernel_sizes, strides, pad_type, pad, ceil_mode, -np.inf)
+    return Val(tf.nn.max_pool2d(t, kernel, strides_, "VALID"), True)
+
+
+@tf_form("avg_pool", _pool_supported)
+def avg_pool(x: Val, kernel_sizes: Any, pad_type: str, strides: Any = None, pad: Any = None,
+             exclude_padding_from_average: Any = False, ceil_mode: Any = False) -> Val:
+    """The window sums (a VALID mean times the window size) over MIL's own pixel counts."""
+    in_sizes = tuple(nhwc(x).shape[1:3])
+    t, kernel, strides_, pads, outs = _pool_padded(x, kernel_sizes, strides, pad_type, pad, ceil_mode, 0.0)
+    counts = window_counts(in_sizes, kernel, strides_, pads, outs, bool(exclude_padding_from_average))
+    sums = tf.nn.avg_pool2d(t, kernel, strides_, "VALID") * np.float32(kernel[0] * kernel[1])
+    return Val(sums / counts.reshape(1, *outs, 1), True)
+
+
+@tf_form("batch_norm", lambda step, ranks: isinstance(step.args.get("x"), Ref)
+         and not any(isinstance(step.args.get(k), Ref) for k in ("mean", "variance", "gamma", "beta")))
+def batch_norm(x: Val, mean: np.ndarray, variance: np.ndarray, gamma: Any = None, beta: Any = None,
+               epsilon: Any = 1e-5) -> Val:
+    """(x - mean) * scale + beta per channel (axis 1, or last when held NHWC), as numpy's form computes it."""
+    scale = 1 / np.sqrt(np.asarray(variance, np.float32) + np.float32(epsilon))
+    if gamma is not None:
+        scale = scale * np.asarray(gamma, np.float32)
+    rank = len(x.t.shape)
+    shape = (-1,) if x.nhwc else (1, -1) + (1,) * (rank - 2)
+    out = (x.t - np.asarray(mean, np.float32).reshape(shape)) * scale.astype(np.float32).reshape(shape)
+    return Val(out if beta is None else out + np.asarray(beta, np.float32).reshape(shape), x.nhwc)
+
+
+def _concat_supported(step: Any, ranks: dict[str, int]) -> bool:
+    values = step.args.get("values") or []
+    return bool(values) and all(isinstance(v, Ref) for v in values) and not bool(step.args.get("interleave", False))
+
+
+@tf_form("concat", _concat_supported)
+def concat(values: list[Val], axis: Any, interleave: Any = False) -> Val:
+    """Concatenation; NHWC tensors stay NHWC (DenseNet's growing feature maps)."""
+    rank = len(values[0].t.shape)
+    axis = int(axis) + rank if int(axis) < 0 else int(axis)
+    if rank == 4 and all(v.nhwc for v in values):
+        return Val(tf.concat([v.t for v in values], axis=TO_NHWC.index(axis)), True)
+    return Val(tf.concat([nchw(v) for v in values], axis=axis))
+
+
+@tf_form("layer_norm")
+def layer_norm(x: Val, axes: Any = None, gamma: Any = None, beta: Any = None, epsilon: Any = 1e-5) -> Val:
+    t = nchw(x)
+    rank = len(t.shape)
+    axes_ = sorted(range(rank)) if axes is None else sorted(a + rank if a < 0 else a for a in ints(axes, ()))
+    mean, variance = tf.nn.moments(t, axes_, keepdims=True)
+    out = (t - mean) * tf.math.rsqrt(variance + np.float32(epsilon))
+    shape = [t.shape[i] if i in axes_ else 1 for i in range(rank)]
+    if gamma is not None:
+        out = out * np.asarray(gamma, np.float32).reshape(shape)
+    if beta is not None:
+        out = out + np.asarray(beta, np.float32).reshape(shape)
+    return Val(out)
+
+
 def _float_binary(step: Any, ranks: dict[str, int]) -> bool:
     return all(dtype in ("FLOAT16", "FLOAT32") for _, dtype in step.outputs)
 
@@ -202,6 +313,14 @@ def reduce_mean(x: Val, axes: Any = None, keep_dims: Any = False) -> Val:
 def linear(x: Val, weight: np.ndarray, bias: Any = None) -> Val:
     y = tf.matmul(nchw(x), np.ascontiguousarray(weight.T))
     return Val(y if bias is None else y + np.asarray(bias, dtype=np.float32))
+
+
+@tf_form("matmul", lambda step, ranks: isinstance(step.args.get("x"), Ref)
+         and not isinstance(step.args.get("y"), Ref) and np.ndim(step.args.get("y")) >= 2)
+def matmul(x: Val, y: np.ndarray, transpose_x: Any = False, transpose_y: Any = False) -> Val:
+    """A tensor times a constant matrix (ConvNeXt's pointwise Dense layers; batch dimensions broadcast)."""
+    return Val(tf.linalg.matmul(nchw(x), np.asarray(y, np.float32), transpose_a=bool(transpose_x),
+                                transpose_b=bool(transpose_y)))
 
 
 @tf_form("softmax")

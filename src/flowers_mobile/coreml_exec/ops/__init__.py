@@ -11,6 +11,8 @@ from flowers_mobile.coreml_exec.ops import (  # noqa: F401 - imported to registe
     conv,
     elementwise,
     linalg,
+    normalization,
+    pooling,
     reduce,
     shape,
 )

@@ -1,4 +1,5 @@
-"""Shape ops: transpose, reshape, squeeze, expand_dims, concat, pad.
+"""Shape ops: transpose, reshape, squeeze, expand_dims, concat, pad, slice_by_index, slice_by_size,
+stack.
 
 Their batch rules are where batching is decided: each is batch-safe only while axis 0 stays
 the images' axis.
@@ -110,3 +111,86 @@ def pad(x: np.ndarray, pad: Any, mode: str = "constant", constant_val: Any = 0.0
     if mode == "replicate":
         return np.pad(x, widths, mode="edge")
     raise ValueError(f"unknown pad mode {mode!r}")
+
+
+def _masks(value: Any, rank: int) -> list[bool]:
+    return [False] * rank if value is None else [bool(v) for v in np.asarray(value).reshape(-1)]
+
+
+def _slice_by_index_batch(q: BatchQuery) -> bool:
+    """Batch-safe when axis 0 is taken whole (every image, stride 1, not squeezed)."""
+    if q.is_runtime("begin") or q.is_runtime("end"):
+        return False
+    rank = q.rank("x")
+    begin, end = ints(q.args["begin"], ()), ints(q.args["end"], ())
+    stride = ints(q.args.get("stride"), (1,) * rank)
+    begin_mask, end_mask = _masks(q.args.get("begin_mask"), rank), _masks(q.args.get("end_mask"), rank)
+    squeeze_mask = _masks(q.args.get("squeeze_mask"), rank)
+    if rank == 0 or squeeze_mask[0] or stride[0] != 1:
+        return False
+    return (begin_mask[0] or begin[0] == 0) and (end_mask[0] or end[0] >= 1 or end[0] == 0 and end_mask[0])
+
+
+def _slice_by_index_batch_args(args: dict[str, Any], batch: int) -> dict[str, Any]:
+    """Axis 0 taken whole for `batch` stacked images (the batch-1 program may say [0:1])."""
+    rank = len(ints(args["begin"], ()))
+    begin_mask, end_mask = _masks(args.get("begin_mask"), rank), _masks(args.get("end_mask"), rank)
+    begin_mask[0] = end_mask[0] = True
+    return dict(args, begin_mask=np.array(begin_mask), end_mask=np.array(end_mask))
+
+
+@register_op("slice_by_index", batch=_slice_by_index_batch, batch_args=_slice_by_index_batch_args, fp16_exact=True)
+def slice_by_index(x: np.ndarray, begin: Any, end: Any, stride: Any = None, begin_mask: Any = None,
+                   end_mask: Any = None, squeeze_mask: Any = None) -> np.ndarray:
+    """x[begin[0]:end[0]:stride[0], ...] as numpy slices it (coremltools' own reference): a masked
+    begin / end is left open, a squeezed axis keeps only x[begin[i]] and is dropped."""
+    rank = x.ndim
+    begin_, end_ = list(ints(begin, ())), list(ints(end, ()))
+    stride_ = list(ints(stride, (1,) * rank))
+    if not len(begin_) == len(end_) == len(stride_) == rank:
+        raise ValueError(f"slice_by_index: begin {begin_}, end {end_}, stride {stride_} for a rank-{rank} tensor")
+    begin_mask_, end_mask_ = _masks(begin_mask, rank), _masks(end_mask, rank)
+    squeeze = _masks(squeeze_mask, rank)
+    index: list[Any] = []
+    for i in range(rank):
+        if squeeze[i]:
+            index.append(begin_[i])
+        else:
+            index.append(slice(None if begin_mask_[i] else begin_[i], None if end_mask_[i] else end_[i], stride_[i]))
+    return np.asarray(x[tuple(index)])
+
+
+def _slice_by_size_batch(q: BatchQuery) -> bool:
+    if q.is_runtime("begin") or q.is_runtime("size"):
+        return False
+    begin, size = ints(q.args["begin"], ()), ints(q.args["size"], ())
+    return q.rank("x") > 0 and begin[0] == 0 and size[0] in (-1, 1)
+
+
+def _slice_by_size_batch_args(args: dict[str, Any], batch: int) -> dict[str, Any]:
+    size = np.array(ints(args["size"], ()), dtype=np.int64)
+    size[0] = -1
+    return dict(args, size=size)
+
+
+@register_op("slice_by_size", batch=_slice_by_size_batch, batch_args=_slice_by_size_batch_args, fp16_exact=True)
+def slice_by_size(x: np.ndarray, begin: Any, size: Any) -> np.ndarray:
+    """x[begin[i]:begin[i] + size[i]] on each axis; a size of -1 runs to the end of the axis."""
+    begin_, size_ = ints(begin, ()), ints(size, ())
+    if not len(begin_) == len(size_) == x.ndim:
+        raise ValueError(f"slice_by_size: begin {begin_}, size {size_} for a rank-{x.ndim} tensor")
+    return np.asarray(x[tuple(slice(b, None if n == -1 else b + n) for b, n in zip(begin_, size_, strict=True))])
+
+
+def _stack_batch(q: BatchQuery) -> bool:
+    values = q.args["values"]
+    first = values[0]
+    if not isinstance(first, Ref) or not all(q.is_stacked(v) for v in values):
+        return False
+    return q.axes("axis", q.ranks.get(first.name, 0) + 1) != [0]
+
+
+@register_op("stack", batch=_stack_batch, variadic=("values",), fp16_exact=True)
+def stack(values: list[np.ndarray], axis: Any) -> np.ndarray:
+    """The tensors (all of one shape) stacked along a new axis `axis` of the result."""
+    return np.stack(values, axis=axis_of(axis, np.ndim(values[0]) + 1))
