@@ -356,10 +356,13 @@ def _check_value(key: str, value: Any, hint: Any, rng: tuple | None, where: str)
     return value
 
 
-def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> Config:
+def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None, *,
+                resolve: bool = True) -> Config:
     """Load defaults, then `path` (or ./config.json when it exists), then `--set` overrides.
 
-    A config file may give any subset of keys; the rest keep their defaults.
+    A config file may give any subset of keys; the rest keep their defaults. `resolve`: replace
+    "not set" values by what they mean (`Config.resolved`); False keeps them, for a caller that
+    applies the config to several backbones (`compare`).
     """
     if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
         path = DEFAULT_CONFIG_FILE
@@ -375,7 +378,7 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
         config = Config.from_dict(raw, where=str(path))
     config = config.with_overrides(overrides)
     _check_cross_fields(config)
-    return config.resolved()
+    return config.resolved() if resolve else config
 
 
 def _check_cross_fields(config: Config) -> None:
