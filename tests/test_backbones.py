@@ -126,6 +126,8 @@ def test_backbone_trains_and_converts(capsys, tiny_flowers, tmp_path, name):
     assert _run(capsys, "train", "--data", tiny_flowers, "--out", run, "--no-progress", *sets)[0] == 0
     recorded = json.loads((run / "config.json").read_text())["model"]
     assert recorded["backbone"] == name and recorded["input_size"] == 32
+    keras_name = backbones.get(name).keras_constructor
+    assert json.loads((run / "config.json").read_text())["export"]["description"].startswith(keras_name)
     out = tmp_path / "export"
     assert _run(capsys, "convert", "--model", run / "model.keras", "--data", tiny_flowers, "--out", out,
                 "--target", "tflite", "--no-progress")[0] == 0

@@ -50,7 +50,7 @@ class BackboneResult:
     test_accuracy: float
     test_interval: list[float]  # 95% Clopper-Pearson
     test_images: int
-    train_seconds: float
+    train_seconds: float  # the run's own total (metrics.json seconds.total)
     default_precision: str
     default_bytes: int
     default_agreement: float | None
@@ -227,7 +227,7 @@ def _one_backbone(data_dir: Path, folder: Path, cfg: Config, coreml: bool, step)
     return BackboneResult(
         backbone=name, input_size=cfg.model.size, params=params, test_accuracy=float(test["accuracy"]),
         test_interval=list(clopper_pearson(k, n)), test_images=n,
-        train_seconds=float(sum(metrics.get("seconds", {}).values())),
+        train_seconds=float(metrics.get("seconds", {}).get("total", 0.0)),
         default_precision=default["precision"], default_bytes=int(default["bytes"]),
         default_agreement=measured.get(default["precision"]), default_reason=choice.get("reason", ""),
         tflite_bytes=sizes, agreement=measured, coreml_bytes=coreml_bytes, coreml_error=coreml_error)
@@ -267,6 +267,7 @@ def plot_compare(report: CompareReport, path: Path) -> Path:
         ax.annotate(f"{r.backbone}\n{r.default_precision}, {r.default_bytes / 1e6:.1f} MB", (x, y),
                     textcoords="offset points", xytext=(8, 6), fontsize=8)
     ax.set_xscale("log")
+    ax.margins(x=0.25)  # room for the labels right of the last point
     ax.set_xlabel(f"LiteRT p50 latency of flowers.tflite, ms ({report.threads} thread(s), log scale)")
     ax.set_ylabel("test accuracy (95% interval)")
     ax.set_ylim(-0.02, 1.05)

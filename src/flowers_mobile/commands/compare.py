@@ -35,7 +35,7 @@ def render_table(report) -> Table:
     arm = any(r.arm for r in results)  # the ARM cost column exists once some row has a figure
     table = Table(title=f"compare: {report.data}; LiteRT at {report.threads} thread(s) on "
                         f"{report.machine.get('cpu', '?')}")
-    for col in ("backbone", "input", "params M", "test acc (95% CI)", "default", "default agree"):
+    for col in ("backbone", "input", "params M", "test acc (95% CI)", "train s", "default", "default agree"):
         table.add_column(col, justify="left" if col in ("backbone", "default") else "right")
     for p in precisions:
         table.add_column(f"{p} MB", justify="right")
@@ -51,7 +51,8 @@ def render_table(report) -> Table:
         speed = [f"{lite['p50_ms']:.2f}", f"{lite['throughput_ips']:.1f}"] if "p50_ms" in lite else \
             [f"[red]{escape(str(lite.get('error', 'n/a')))}[/]", ""]
         row = [r.backbone, str(r.input_size), f"{r.params / 1e6:.2f}",
-               f"{r.test_accuracy:.1%} ({lo:.0%}-{hi:.0%})", f"{r.default_precision}, {_mb(r.default_bytes)} MB",
+               f"{r.test_accuracy:.1%} ({lo:.0%}-{hi:.0%})", f"{r.train_seconds:.0f}",
+               f"{r.default_precision}, {_mb(r.default_bytes)} MB",
                _pct(r.default_agreement), *[_mb(r.tflite_bytes.get(p)) for p in precisions],
                _pct(r.int8_agreement), *speed]
         if arm:
