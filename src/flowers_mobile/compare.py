@@ -146,6 +146,10 @@ def compare_backbones(data_dir: Path, out_dir: Path, base: Config, names: list[s
     done = 0
     results: list[BackboneResult] = []
     notes: list[str] = []
+    plain = [n for n in names if not backbones.get(n).width_multiplier]
+    if base.model.alpha != 1.0 and plain:
+        notes.append(f"model.alpha = {base.model.alpha:g} applies to the mobilenet_* backbones only; "
+                     f"{', '.join(plain)} trained at full width")
     for name in names:
         folder = out_dir / name
         saved = _load_result(folder)
