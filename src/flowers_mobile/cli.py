@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "flowers_mobile.commands.parity",
     "flowers_mobile.commands.predict",
     "flowers_mobile.commands.benchmark",
+    "flowers_mobile.commands.compare",
     "flowers_mobile.commands.bundle",
 ]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from flowers_mobile import variants
+from flowers_mobile import backbones, variants
 from flowers_mobile.errors import UserError
 
 DEFAULT_CONFIG_FILE = "config.json"
@@ -60,13 +60,24 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The classifier: a MobileNetV2 backbone, pooling, dropout, softmax head."""
+    """The classifier: a backbone (backbones.py), pooling, dropout, softmax head."""
 
-    input_size: int = field(default=224, metadata=_range(32, 1024))
+    #: One of backbones.names(): mobilenet_v2, mobilenet_v3_small, mobilenet_v3_large,
+    #: efficientnet_b0, efficientnet_v2_b0, vgg16, vgg19, xception (docs/backbones.md).
+    backbone: str = backbones.DEFAULT
+    #: Input side in pixels; null (not set): the backbone's natural size (224; xception 299).
+    #: `load_config` writes the resolved size into the effective config a run records.
+    input_size: int | None = field(default=None, metadata=_range(32, 1024))
+    #: Width multiplier of the mobilenet_* backbones; the others take only 1.0.
     alpha: float = field(default=1.0, metadata=_range(0.35, 1.4))
     #: "imagenet", "none", or a path to a local weights file (.h5 / .weights.h5).
     weights: str = "imagenet"
     dropout: float = field(default=0.2, metadata=_range(0, 1, hi_open=True))
+
+    @property
+    def size(self) -> int:
+        """`input_size`, or the backbone's natural size when it is not set."""
+        return self.input_size if self.input_size is not None else backbones.get(self.backbone).natural_size
 
 
 @dataclass(frozen=True)
@@ -242,6 +253,11 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def resolved(self) -> Config:
+        """A copy with every "not set" value replaced by what it means (model.input_size: the
+        backbone's natural size), as the effective config a run records says it."""
+        return dataclasses.replace(self, model=dataclasses.replace(self.model, input_size=self.model.size))
+
     def with_overrides(self, overrides: list[str] | None) -> Config:
         """Return a copy with `key=value` overrides applied (values parsed as JSON, else text)."""
         data = self.to_dict()
@@ -301,6 +317,11 @@ def _build(cls: type, raw: dict[str, Any], prefix: str, where: str) -> Any:
 
 def _check_value(key: str, value: Any, hint: Any, rng: tuple | None, where: str) -> Any:
     origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint):
+        if value is None:  # "not set" (ModelConfig.input_size)
+            return None
+        hint = next(h for h in typing.get_args(hint) if h is not type(None))
+        origin = typing.get_origin(hint)
     if origin is Literal:
         choices = typing.get_args(hint)
         if value not in choices:
@@ -335,10 +356,13 @@ def _check_value(key: str, value: Any, hint: Any, rng: tuple | None, where: str)
     return value
 
 
-def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None) -> Config:
+def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str] | None = None, *,
+                resolve: bool = True) -> Config:
     """Load defaults, then `path` (or ./config.json when it exists), then `--set` overrides.
 
-    A config file may give any subset of keys; the rest keep their defaults.
+    A config file may give any subset of keys; the rest keep their defaults. `resolve`: replace
+    "not set" values by what they mean (`Config.resolved`); False keeps them, for a caller that
+    applies the config to several backbones (`compare`).
     """
     if path is None and Path(DEFAULT_CONFIG_FILE).is_file():
         path = DEFAULT_CONFIG_FILE
@@ -354,10 +378,12 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: list[str]
         config = Config.from_dict(raw, where=str(path))
     config = config.with_overrides(overrides)
     _check_cross_fields(config)
-    return config
+    return config.resolved() if resolve else config
 
 
 def _check_cross_fields(config: Config) -> None:
+    m = config.model
+    backbones.check(m.backbone, m.size, m.alpha)  # unknown name, size below its minimum, alpha
     d = config.data
     total = d.train_fraction + d.val_fraction + d.test_fraction
     if abs(total - 1.0) > 1e-6:

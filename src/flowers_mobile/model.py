@@ -1,7 +1,8 @@
-"""The classifier: raw RGB 0..255 in, MobileNetV2 backbone, pooling, dropout, softmax out.
+"""The classifier: raw RGB 0..255 in, a backbone (MobileNetV2 by default), pooling, dropout, softmax out.
 
-Preprocessing lives in the graph (a `Rescaling` layer to MobileNetV2's [-1, 1]), so every
-export takes raw pixels and no app re-implements normalization (docs/artifact-contract.md).
+Preprocessing lives in the graph (for MobileNetV2 a `Rescaling` layer to [-1, 1]; each
+backbone's own in backbones.py), so every export takes raw pixels and no app re-implements
+normalization (docs/artifact-contract.md, docs/backbones.md).
 """
 
 from __future__ import annotations
@@ -9,15 +10,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from flowers_mobile import backbones
 from flowers_mobile.config import ModelConfig
 from flowers_mobile.errors import UserError, first_line
 
 BACKBONE_NAME = "backbone"
-IMAGENET_HINT = ("use --set model.weights=none (train from scratch) or "
-                 "--set model.weights=PATH (a local MobileNetV2 no-top weights file)")
 
 
-def resolve_weights(weights: str) -> str | None:
+def _imagenet_hint(keras_name: str) -> str:
+    return ("use --set model.weights=none (train from scratch) or "
+            f"--set model.weights=PATH (a local {keras_name} no-top weights file)")
+
+
+def resolve_weights(weights: str, keras_name: str = "MobileNetV2") -> str | None:
     """Map the config's weights choice to what keras.applications takes ("imagenet", None, a path)."""
     if weights == "imagenet":
         return "imagenet"
@@ -26,37 +31,41 @@ def resolve_weights(weights: str) -> str | None:
     path = Path(weights).expanduser()
     if not path.is_file():
         raise UserError(f"model.weights: weights file not found: {path}",
-                        hint="give 'imagenet', 'none' or the path of a MobileNetV2 no-top weights file")
+                        hint=f"give 'imagenet', 'none' or the path of a {keras_name} no-top weights file")
     return os.fspath(path)
 
 
 def build_backbone(cfg: ModelConfig):
-    """MobileNetV2 without its top, for (input_size, input_size, 3) inputs in [-1, 1]."""
-    import keras
-
-    weights = resolve_weights(cfg.weights)
-    shape = (cfg.input_size, cfg.input_size, 3)
+    """`cfg.backbone` without its top, for (input_size, input_size, 3) inputs preprocessed as it expects."""
+    spec = backbones.get(cfg.backbone)
+    size = cfg.size
+    backbones.check(spec.name, size, cfg.alpha)
+    weights = resolve_weights(cfg.weights, spec.keras_constructor)
+    hint = _imagenet_hint(spec.keras_constructor)
     try:
-        backbone = keras.applications.MobileNetV2(input_shape=shape, alpha=cfg.alpha, include_top=False,
-                                                  weights=weights, pooling=None, name=BACKBONE_NAME)
+        backbone = backbones.build(spec, size, cfg.alpha, weights)
     except ValueError as exc:  # keras rejects alpha/size combinations it has no ImageNet weights for
-        raise UserError(f"model: {exc}", hint=IMAGENET_HINT if weights == "imagenet" else None) from exc
+        raise UserError(f"model: {first_line(exc, 'no detail')}",
+                        hint=hint if weights == "imagenet" else None) from exc
     except Exception as exc:
         if weights == "imagenet":
-            raise UserError(f"could not download the ImageNet weights for MobileNetV2 ({type(exc).__name__}: "
-                            f"{first_line(exc, 'no detail')}); this machine looks offline",
-                            hint=IMAGENET_HINT) from exc
-        raise UserError(f"model.weights: cannot load {weights}: {exc}") from exc
+            raise UserError(f"could not download the ImageNet weights for {spec.keras_constructor} "
+                            f"({type(exc).__name__}: {first_line(exc, 'no detail')}); this machine looks offline",
+                            hint=hint) from exc
+        raise UserError(f"model.weights: cannot load {weights}: {first_line(exc, 'no detail')}") from exc
     # The stable name (given above) is how fine-tuning and tests find it: `get_backbone`.
     return backbone
 
 
 def build_classifier(cfg: ModelConfig, num_classes: int, backbone=None, *,
                      batchnorm_inference: bool | None = None):
-    """The full model: Input(uint8-range float32) -> Rescaling -> backbone -> GAP -> Dropout -> Dense softmax.
+    """The full model: Input(uint8-range float32) -> preprocessing -> backbone -> GAP -> Dropout -> Dense softmax.
+
+    The preprocessing layers are the backbone's (backbones.py): MobileNetV2's is a `Rescaling`
+    to [-1, 1] named "to_minus1_1", as it always was.
 
     Args:
-        cfg: model section of the config (input size, alpha, weights, dropout).
+        cfg: model section of the config (backbone, input size, alpha, weights, dropout).
         num_classes: size of the softmax head.
         backbone: an already-built backbone to reuse (e.g. the one whose features were cached).
         batchnorm_inference: call the backbone with ``training=False`` so that its BatchNorm layers
@@ -72,8 +81,11 @@ def build_classifier(cfg: ModelConfig, num_classes: int, backbone=None, *,
     if batchnorm_inference is None:
         batchnorm_inference = batchnorm_mode(cfg) == "frozen"
     backbone = backbone if backbone is not None else build_backbone(cfg)
-    inputs = keras.Input(shape=(cfg.input_size, cfg.input_size, 3), dtype="float32", name="image")
-    x = keras.layers.Rescaling(scale=1.0 / 127.5, offset=-1.0, name="to_minus1_1")(inputs)
+    size = cfg.size
+    inputs = keras.Input(shape=(size, size, 3), dtype="float32", name="image")
+    x = inputs
+    for layer in backbones.preprocessing_layers(backbones.get(cfg.backbone)):
+        x = layer(x)
     # Pretrained: BatchNorm stays in inference mode, also when fine-tuning (small batches would
     # otherwise overwrite ImageNet statistics). From scratch the flag is left to fit/predict.
     x = backbone(x, training=False) if batchnorm_inference else backbone(x)
@@ -103,8 +115,26 @@ def batchnorm_mode(cfg: ModelConfig, requested: str = "auto") -> str:
 
 
 def get_backbone(model):
-    """The MobileNetV2 backbone inside a classifier built by `build_classifier`."""
+    """The backbone inside a classifier built by `build_classifier`."""
     return model.get_layer(BACKBONE_NAME)
+
+
+def preprocess(model, images):
+    """`images` (raw 0..255) through the classifier's layers in front of its backbone."""
+    backbone = get_backbone(model)
+    x = images
+    for layer in model.layers:
+        if layer is backbone:
+            return x
+        if not isinstance(layer, _input_layer_type()):
+            x = layer(x)
+    raise ValueError("the model has no layer named 'backbone'")
+
+
+def _input_layer_type():
+    import keras
+
+    return keras.layers.InputLayer
 
 
 def is_batchnorm(layer) -> bool:
@@ -124,7 +154,8 @@ def unfreeze_top(model, fraction: float, *, freeze_batchnorm: bool = True) -> li
 
     Args:
         model: a classifier from `build_classifier`.
-        fraction: 0..1 of the backbone's layers (counted from the output end) to train.
+        fraction: 0..1 of the backbone's layers with weights (counted from the output end; the
+            backbone's own preprocessing is not counted: `backbones.finetune_layers`) to train.
         freeze_batchnorm: keep BatchNorm layers frozen even inside the unfrozen part (their
             gamma/beta and moving statistics stay as they are); with pretrained weights this
             is the rule, from scratch they must learn.
@@ -136,7 +167,7 @@ def unfreeze_top(model, fraction: float, *, freeze_batchnorm: bool = True) -> li
                         hint="give the fraction of backbone layers to fine-tune, e.g. 0.3")
     backbone = get_backbone(model)
     backbone.trainable = True
-    layers = [layer for layer in backbone.layers if layer.weights]
+    layers = backbones.finetune_layers(backbone)
     n_train = int(round(fraction * len(layers)))
     first = len(layers) - n_train
     names = []
@@ -173,7 +204,7 @@ def calibrate_batchnorm(model, images) -> None:
     for layer, _ in momenta:
         layer.momentum = 0.0
     try:
-        backbone(model.get_layer("to_minus1_1")(images), training=True)
+        backbone(preprocess(model, images), training=True)
     finally:
         for layer, momentum in momenta:
             layer.momentum = momentum

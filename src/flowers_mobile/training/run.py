@@ -1,4 +1,4 @@
-"""`train`: a folder of flower photos in, a run folder with a MobileNetV2 classifier out.
+"""`train`: a folder of flower photos in, a run folder with a classifier (`model.backbone`) out.
 
 This module checks the input, prepares the run folder and calls the phases in order; each job
 has its own module: `head_phase`, `finetune_phase`, `outputs` (evaluate and write the run), and
@@ -38,7 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from flowers_mobile.config import Config
+from flowers_mobile import backbones
+from flowers_mobile.config import Config, ExportConfig
 from flowers_mobile.data.sources import Dataset, load_dataset
 from flowers_mobile.errors import UserError
 from flowers_mobile.fsutil import atomic_write_json
@@ -105,7 +106,10 @@ def train(data_dir: Path, out_dir: Path, cfg: Config, *, resume: bool = False,
     """
     started = time.perf_counter()
     data_dir, out_dir = Path(data_dir), Path(out_dir)
-    cfg = Config.from_dict(cfg.to_dict(), where="config")  # re-validates every range
+    # Re-validates every range; an unset input size becomes the backbone's natural one, and an
+    # unknown backbone, a size below its minimum or an alpha it lacks stop here, before any write.
+    cfg = _describe_backbone(Config.from_dict(cfg.to_dict(), where="config").resolved())
+    backbones.check(cfg.model.backbone, cfg.model.size, cfg.model.alpha)
     dataset = load_dataset(data_dir, cfg.data)
     backup = out_dir / BACKUP
     multi = cfg.training.distribute == "multi_worker"
@@ -117,6 +121,20 @@ def train(data_dir: Path, out_dir: Path, cfg: Config, *, resume: bool = False,
     with op_determinism(cfg.training.deterministic), \
             (collective_errors(cfg.training.collective_timeout) if multi else contextlib.nullcontext()):
         return _train(dataset, out_dir, backup, cfg, resume, rep, started)
+
+
+def _describe_backbone(cfg: Config) -> Config:
+    """The default `export.description` names MobileNetV2; for another backbone the run's
+    effective config (which `convert` reads into the TFLite metadata and the Core ML
+    description) names that one. A description the user wrote is kept."""
+    import dataclasses
+
+    default = ExportConfig().description
+    name = backbones.get(cfg.model.backbone).keras_constructor
+    if cfg.export.description != default or cfg.model.backbone == backbones.DEFAULT:
+        return cfg
+    described = default.replace("MobileNetV2", name, 1)
+    return dataclasses.replace(cfg, export=dataclasses.replace(cfg.export, description=described))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -225,7 +243,9 @@ def _context(dataset: Dataset, out_dir: Path, backup: Path, cfg: Config, rep: Re
     num_classes = len(dataset.classes)
     rep.note(f"data: {num_classes} classes; {len(dataset.train)} train, {len(dataset.val)} val, "
              f"{len(dataset.test)} test images")
-    rep.note(f"model: MobileNetV2 alpha {cfg.model.alpha} at {cfg.model.input_size} px, weights "
+    spec = backbones.get(cfg.model.backbone)
+    width = f" alpha {cfg.model.alpha}" if spec.width_multiplier else ""
+    rep.note(f"model: {spec.keras_constructor}{width} at {cfg.model.size} px, weights "
              f"{cfg.model.weights}; BatchNorm {bn}; {n_rep} replica(s) ({tc.distribute})"
              f"{'; mixed float16' if mixed else ''}")
     y_train = np.array([s.label for s in dataset.train], dtype=np.int32)
