@@ -4,10 +4,11 @@ Task Library classify with our labels.
 A tiny classifier with the project's preprocessing-in-the-graph (raw 0..255 pixels in, a
 `Rescaling` layer to [-1, 1], softmax out; a few convolutions instead of MobileNetV2 because
 full-int8 conversion of even the smallest MobileNetV2 takes about a minute on 2 cores) is
-converted to full-int8 TFLite with classifier metadata, exactly the contract the app relies on (uint8 input, scale 1, zero point 0,
+converted to full-int8 TFLite with classifier metadata (export/metadata.py), exactly the contract the app relies on (uint8 input, scale 1, zero point 0,
 labels in the metadata), put into an export folder with `build_manifest`, bundled into a copy of
 the Android app, and the file in the app's assets is loaded by the TFLite Task Library's C++
-`ImageClassifier` in a subprocess without TensorFlow and by MediaPipe Tasks' `ImageClassifier`
+`ImageClassifier` in a subprocess without TensorFlow (where that extra is installed: Python
+<= 3.11) and by MediaPipe Tasks' `ImageClassifier`
 (the one the Android app runs), and both are compared with the LiteRT interpreter on the same
 pixels.
 """
@@ -27,6 +28,7 @@ import pytest
 from flowers_mobile.export.bundle import bundle
 from flowers_mobile.formats.manifest import build_manifest, describe_artifact, write_manifest
 from flowers_mobile.labels import write_labels
+from flowers_mobile.runtimes.base import runtime_available
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = ["daisy", "rose", "sweet_pea", "tulip"]
@@ -55,10 +57,9 @@ print(json.dumps(out))
 def int8_export(tmp_path_factory):
     import keras
     import tensorflow as tf
-    from tensorflow_lite_support.metadata.python.metadata_writers import (
-        image_classifier,
-        writer_utils,
-    )
+
+    from flowers_mobile.config import ExportConfig
+    from flowers_mobile.export.metadata import add_metadata
 
     root = tmp_path_factory.mktemp("tl_export")
     keras.utils.set_random_seed(0)
@@ -92,10 +93,7 @@ def int8_export(tmp_path_factory):
     export = root / "export"
     export.mkdir()
     write_labels(export / "labels.txt", LABELS)
-    writer = image_classifier.MetadataWriter.create_for_inference(
-        converter.convert(), input_norm_mean=[0.0], input_norm_std=[1.0],
-        label_file_paths=[str(export / "labels.txt")])
-    writer_utils.save_file(writer.populate(), str(export / "flowers.tflite"))
+    (export / "flowers.tflite").write_bytes(add_metadata(converter.convert(), LABELS, ExportConfig(), precision="int8"))
     shutil.copy(keras_path, export / "model.keras")
 
     art = describe_artifact(export, "flowers.tflite", format="tflite", precision="int8",
@@ -107,6 +105,7 @@ def int8_export(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not runtime_available("task_library"), reason="the Task Library is an extra (Python <= 3.11)")
 def test_bundled_asset_classifies_with_the_task_library(int8_export, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
