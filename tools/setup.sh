@@ -6,12 +6,15 @@
 #   PYTHON=/path/to/python3.X   use this Python (default: the newest supported one that runs)
 #   TASK_LIBRARY=1              also the Task Library runtime (tflite-support 0.4.4, Python <= 3.11;
 #                               its native code needs Debian's libusb-1.0-0, installed with apt)
+#   tools/setup.sh --print-python   only print the Python it would use (tests/test_setup.py)
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+print_python=0; [ "${1:-}" = --print-python ] && print_python=1
+
 need_debs=()
-if [ "${TASK_LIBRARY:-0}" = 1 ]; then
+if [ "$print_python" = 0 ] && [ "${TASK_LIBRARY:-0}" = 1 ]; then
   [ -e /usr/lib/x86_64-linux-gnu/libusb-1.0.so.0 ] || ldconfig -p 2>/dev/null | grep -q libusb-1.0.so.0 || need_debs+=(libusb-1.0-0)
 fi
 if [ ${#need_debs[@]} -gt 0 ]; then
@@ -35,9 +38,11 @@ if [ -z "$PY" ]; then
     exit 2
   fi
 elif ! "$PY" -c "$supported" >/dev/null 2>&1; then
-  echo "setup: PYTHON=$PY does not run as Python 3.10-3.13 ($("$PY" --version 2>&1 | head -1)); set PYTHON to one that does" >&2
+  said=$("$PY" --version 2>&1 || true); said=${said%%$'\n'*}
+  echo "setup: PYTHON=$PY does not run as Python 3.10-3.13 ($said); set PYTHON to one that does" >&2
   exit 2
 fi
+if [ "$print_python" = 1 ]; then echo "$PY"; exit 0; fi
 py_version() { "$1" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])'; }
 if [ -x .venv/bin/python ] && [ "$(py_version .venv/bin/python)" != "$(py_version "$PY")" ]; then
   # An existing .venv is kept (it may hold more than we install); say which Python really runs.
