@@ -44,7 +44,8 @@ class RichProgress:
         self._stream = None
         if dup_stderr:
             sys.stderr.flush()
-            self._stream = os.fdopen(os.dup(2), "w", encoding="utf-8", errors="replace")
+            # sys.stderr's own descriptor: 2 itself may be the native-log filter's pipe (tf_quiet.py).
+            self._stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", encoding="utf-8", errors="replace")
             self.console = Console(file=self._stream)
         else:
             self.console = Console(stderr=True, highlight=False)
