@@ -43,9 +43,9 @@ def task_library_available() -> str | None:
     if sys.version_info >= (3, 12):
         return (f"the Task Library is not installed: tflite-support 0.4.4 (its last release) has no wheel for "
                 f"Python {sys.version_info[0]}.{sys.version_info[1]}; use --runtime mediapipe, which reads "
-                f"the same metadata, or Python 3.10/3.11 with `make setup TASK_LIBRARY=1`")
+                f"the same metadata, or Python 3.10/3.11 with `TASK_LIBRARY=1 bash tools/setup.sh`")
     if importlib.util.find_spec("tensorflow_lite_support") is None:
-        return ("the Task Library is not installed (optional): `make setup TASK_LIBRARY=1`, or "
+        return ("the Task Library is not installed (optional): `TASK_LIBRARY=1 bash tools/setup.sh`, or "
                 "pip install .[task-library] && pip install --no-deps tflite-support==0.4.4")
     return None
 
