@@ -125,7 +125,7 @@ def test_mediapipe_names_categories_with_our_labels_and_agrees_with_litert(with_
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorflow_lite_support") is None,
-                    reason="tflite-support is an extra for Python <= 3.11 (pip install .[task-library])")
+                    reason="tflite-support is an extra for Python <= 3.11 (TASK_LIBRARY=1 bash tools/setup.sh)")
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_tflite_supports_displayer_reads_ours_like_its_own_writers_file(plain, with_metadata, tmp_path, precision):
     # Imported module by module, never `import tflite_support` (its Task Library clashes with TF).
