@@ -165,3 +165,37 @@ def test_tflite_supports_displayer_reads_ours_like_its_own_writers_file(plain, w
     # Our own reader gives what the displayer gives.
     assert read_metadata(with_metadata[precision].read_bytes())["json"] == json.loads(theirs.get_metadata_json())
 
+
+
+NO_OPENCV = """
+import json, sys
+sys.modules["cv2"] = None  # as on a bare Debian, where OpenCV's GUI build lacks libxcb.so.1
+import numpy as np
+from flowers_mobile.runtimes.mediapipe import MediaPipePredictor
+with MediaPipePredictor(sys.argv[1]) as predictor:
+    print(json.dumps({"labels": predictor.labels, "probs": predictor.predict(np.load(sys.argv[2])).tolist(),
+                      "opencv": sys.modules.get("cv2") is not None}))
+"""
+
+
+def test_mediapipe_classifies_where_opencv_cannot_load(with_metadata, images, tmp_path):
+    """mediapipe's package imports OpenCV for drawing helpers; without X11 libraries that import
+    fails. The runtime then loads only the classifier's modules: same answers."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from flowers_mobile.runtimes.mediapipe import MediaPipePredictor
+
+    np.save(tmp_path / "images.npy", images)
+    path = with_metadata["int8"]
+    run = subprocess.run([sys.executable, "-c", NO_OPENCV, str(path), str(tmp_path / "images.npy")],
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    with MediaPipePredictor(path) as predictor:
+        expected = predictor.predict(images)
+    assert out["labels"] == LABELS and not out["opencv"]
+    assert np.array_equal(np.asarray(out["probs"], np.float32), expected)
