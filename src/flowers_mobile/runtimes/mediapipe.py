@@ -13,6 +13,7 @@ mapped back to label order by name; a model whose metadata names other labels fa
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from typing import Any
@@ -98,7 +99,33 @@ def _installed_version() -> str | None:
         return None
 
 
-@register_runtime("mediapipe", formats=("tflite",), available=requires_module("mediapipe", "mediapipe==1.2.2"))
+@functools.cache
+def mediapipe_available() -> str | None:
+    """None when MediaPipe Tasks can run here, else one line saying why and what to do.
+
+    Its native library (`mediapipe/tasks/c/libmediapipe.so`) links the system's libEGL.so.1 and
+    libGLESv2.so.2 (for its GPU path, loaded even on CPU): a bare Debian has neither, and the
+    classifier then fails to load. Checked by loading them, as the library would.
+    """
+    installed = requires_module("mediapipe", "mediapipe==1.2.2")()
+    if installed is not None:
+        return installed
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        missing = []
+        for lib in ("libEGL.so.1", "libGLESv2.so.2"):
+            try:
+                ctypes.CDLL(lib)
+            except OSError:
+                missing.append(lib)
+        if missing:
+            return (f"MediaPipe Tasks' native library needs {' and '.join(missing)}, not on this machine "
+                    f"(Debian/Ubuntu: apt install libegl1 libgles2)")
+    return None
+
+
+@register_runtime("mediapipe", formats=("tflite",), available=mediapipe_available)
 class MediaPipePredictor(LoadedPredictor):
     """Runs a .tflite with metadata through MediaPipe Tasks' ImageClassifier (IMAGE mode, CPU)."""
 
