@@ -14,6 +14,8 @@ DEMO_SET := --config $(DEMO_CONFIG)$(if $(SEED), --set data.seed=$(SEED) --set t
 
 .PHONY: setup demo test test-python test-swift test-kotlin lint clean
 
+## setup: .venv with the pinned packages, on the newest Python 3.10-3.13 that runs (no root needed).
+## PYTHON=/path/to/python3.X chooses one. The Task Library runtime (Python <= 3.11): TASK_LIBRARY=1 bash tools/setup.sh
 setup: .venv/.installed
 
 .venv/.installed: pyproject.toml constraints.txt tools/setup.sh tools/fetch_fixtures.py

@@ -4,21 +4,18 @@ Task Library classify with our labels.
 A tiny classifier with the project's preprocessing-in-the-graph (raw 0..255 pixels in, a
 `Rescaling` layer to [-1, 1], softmax out; a few convolutions instead of MobileNetV2 because
 full-int8 conversion of even the smallest MobileNetV2 takes about a minute on 2 cores) is
-converted to full-int8 TFLite with classifier metadata, exactly the contract the app relies on (uint8 input, scale 1, zero point 0,
+converted to full-int8 TFLite with classifier metadata (export/metadata.py), exactly the contract the app relies on (uint8 input, scale 1, zero point 0,
 labels in the metadata), put into an export folder with `build_manifest`, bundled into a copy of
 the Android app, and the file in the app's assets is loaded by the TFLite Task Library's C++
-`ImageClassifier` in a subprocess without TensorFlow and by MediaPipe Tasks' `ImageClassifier`
+`ImageClassifier` in a subprocess without TensorFlow (where that extra is installed: Python
+<= 3.11) and by MediaPipe Tasks' `ImageClassifier`
 (the one the Android app runs), and both are compared with the LiteRT interpreter on the same
 pixels.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,38 +24,19 @@ import pytest
 from flowers_mobile.export.bundle import bundle
 from flowers_mobile.formats.manifest import build_manifest, describe_artifact, write_manifest
 from flowers_mobile.labels import write_labels
+from flowers_mobile.runtimes.base import runtime_available
 
 REPO = Path(__file__).resolve().parents[1]
 LABELS = ["daisy", "rose", "sweet_pea", "tulip"]
 SIZE = 64
 
-TASK_LIBRARY_SCRIPT = r"""
-import json, sys
-sys.modules["tensorflow"] = None  # the Task Library's pybind types clash with TensorFlow's
-import numpy as np
-from tensorflow_lite_support.python.task.core import base_options
-from tensorflow_lite_support.python.task.vision import image_classifier
-from tensorflow_lite_support.python.task.vision.core import tensor_image
-
-model, pixels = sys.argv[1], sys.argv[2]
-options = image_classifier.ImageClassifierOptions(base_options=base_options.BaseOptions(file_name=model))
-classifier = image_classifier.ImageClassifier.create_from_options(options)
-out = []
-for img in np.load(pixels):
-    result = classifier.classify(tensor_image.TensorImage.create_from_array(img))
-    out.append([(c.index, c.category_name, c.score) for c in result.classifications[0].categories])
-print(json.dumps(out))
-"""
-
-
 @pytest.fixture(scope="module")
 def int8_export(tmp_path_factory):
     import keras
     import tensorflow as tf
-    from tensorflow_lite_support.metadata.python.metadata_writers import (
-        image_classifier,
-        writer_utils,
-    )
+
+    from flowers_mobile.config import ExportConfig
+    from flowers_mobile.export.metadata import add_metadata
 
     root = tmp_path_factory.mktemp("tl_export")
     keras.utils.set_random_seed(0)
@@ -92,10 +70,7 @@ def int8_export(tmp_path_factory):
     export = root / "export"
     export.mkdir()
     write_labels(export / "labels.txt", LABELS)
-    writer = image_classifier.MetadataWriter.create_for_inference(
-        converter.convert(), input_norm_mean=[0.0], input_norm_std=[1.0],
-        label_file_paths=[str(export / "labels.txt")])
-    writer_utils.save_file(writer.populate(), str(export / "flowers.tflite"))
+    (export / "flowers.tflite").write_bytes(add_metadata(converter.convert(), LABELS, ExportConfig(), precision="int8"))
     shutil.copy(keras_path, export / "model.keras")
 
     art = describe_artifact(export, "flowers.tflite", format="tflite", precision="int8",
@@ -107,8 +82,11 @@ def int8_export(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not runtime_available("task_library"), reason="the Task Library is an extra (Python <= 3.11)")
 def test_bundled_asset_classifies_with_the_task_library(int8_export, tmp_path):
     from ai_edge_litert.interpreter import Interpreter
+
+    from flowers_mobile.runtimes.task_library import TaskLibraryPredictor
 
     android = tmp_path / "android_app"
     shutil.copytree(REPO / "android_app", android, ignore=shutil.ignore_patterns("build", ".gradle", "assets"))
@@ -117,34 +95,17 @@ def test_bundled_asset_classifies_with_the_task_library(int8_export, tmp_path):
     asset = android / "app/src/main/assets/flowers.tflite"
     assert asset in [p.dest for p in placed]
 
-    rng = np.random.default_rng(1)
-    pixels = rng.integers(0, 256, size=(4, SIZE, SIZE, 3), dtype=np.uint8)
-    np.save(tmp_path / "pixels.npy", pixels)
-    # tflite-support's generated _pb2 modules need the pure-Python protobuf (as in the runtime's worker).
-    env = dict(os.environ, PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
-    run = subprocess.run([sys.executable, "-c", TASK_LIBRARY_SCRIPT, str(asset), str(tmp_path / "pixels.npy")],
-                         capture_output=True, text=True, timeout=300, env=env)
-    assert run.returncode == 0, run.stderr[-2000:]
-    task = json.loads(run.stdout.strip().splitlines()[-1])
-
-    interpreter = Interpreter(model_path=str(asset))
-    interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    assert inp["dtype"] == np.uint8 and tuple(inp["quantization"]) == (1.0, 0)
-    scale, zero = out["quantization"]
-    for img, categories in zip(pixels, task, strict=True):
-        interpreter.set_tensor(inp["index"], img[None])
-        interpreter.invoke()
-        expected = (interpreter.get_tensor(out["index"])[0].astype(np.float32) - zero) * scale
-        # Every class comes back, named from the metadata with our labels, in score order.
-        assert sorted(c[1] for c in categories) == sorted(LABELS)
-        assert all(LABELS[index] == name for index, name, _ in categories)
-        assert categories[0][0] == int(np.argmax(expected)) or \
-            np.isclose(expected[categories[0][0]], expected.max(), atol=scale)
-        got = np.zeros(len(LABELS), np.float32)
-        for index, _, score in categories:
-            got[index] = score
-        np.testing.assert_allclose(got, expected, atol=scale + 1e-6)
+    pixels = np.random.default_rng(1).integers(0, 256, size=(4, SIZE, SIZE, 3), dtype=np.uint8)
+    # The runtime's worker: a subprocess without TensorFlow, pure-Python protobuf (runtimes/task_library.py).
+    with TaskLibraryPredictor(asset) as predictor:
+        by_name = predictor.classify_by_name(pixels)
+        got = predictor.predict(pixels)
+    expected, scale = _litert_scores(asset, pixels)
+    inp = Interpreter(model_path=str(asset)).get_input_details()[0]
+    assert inp["dtype"] == np.uint8 and tuple(inp["quantization"]) == (1.0, 0)  # camera bytes as they are
+    # Every class comes back, named from the metadata with our labels, with LiteRT's score.
+    assert all(sorted(scores) == sorted(LABELS) for scores in by_name)
+    np.testing.assert_allclose(got, expected, atol=scale + 1e-6)
 
 
 def _litert_scores(model: Path, pixels: np.ndarray) -> tuple[np.ndarray, float]:

@@ -13,6 +13,7 @@ from flowers_mobile.config import ExportConfig
 from flowers_mobile.formats.manifest import verify_manifest
 from flowers_mobile.fsutil import sha256_file
 from flowers_mobile.labels import read_labels
+from flowers_mobile.runtimes.base import runtime_available
 
 pytestmark = pytest.mark.slow
 
@@ -143,6 +144,7 @@ def test_labels_are_a_zip_member_any_reader_can_open(export_dir, labels):
     assert embedded_labels(data) == labels
 
 
+@pytest.mark.skipif(not runtime_available("task_library"), reason="the Task Library is an extra (Python <= 3.11)")
 @pytest.mark.parametrize("precision", ["int8", "float32"])
 def test_task_library_classifies_with_our_labels_like_litert(export_dir, labels, images_and_reference,
                                                               litert_outputs, precision):

@@ -45,6 +45,10 @@ for _name in COMMAND_MODULES:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the app, maps errors to one line and an exit code."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ start-up chatter is not for users
+    # Most of TF's and LiteRT's native log lines ignore that variable since TF 2.20: filtered here.
+    from flowers_mobile.tf_quiet import filter_native_logs
+
+    filter_native_logs()
     try:
         app(args=argv, standalone_mode=True)
     except UserError as exc:

@@ -173,12 +173,13 @@ def plot_training_curves(history: dict[str, Any], path: str | Path) -> Path:
         if p > 0 and n:
             for ax in axes:
                 ax.axvline(start + 0.5, color="grey", linestyle="--", linewidth=1)
-                ax.text(start + 0.6, 0.98, phase["name"], transform=ax.get_xaxis_transform(), va="top",
-                        fontsize=8, color="grey")
-        elif n:
+        if n:
+            # Above the plot, from the phase's first epoch: a two-epoch head phase leaves a label
+            # no room inside the axes before the next phase's label ("phasphase 2"), so neighbouring
+            # phases take alternate rows, and nothing is drawn over the curves.
             for ax in axes:
-                ax.text(start + 0.6, 0.98, phase["name"], transform=ax.get_xaxis_transform(), va="top",
-                        fontsize=8, color="grey")
+                ax.text(start + 0.5, 1.02 + 0.07 * (p % 2), phase["name"], transform=ax.get_xaxis_transform(),
+                        va="bottom", ha="left", fontsize=8, color="dimgrey", clip_on=False)
         start += n
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         ax.set_xlabel("epoch")

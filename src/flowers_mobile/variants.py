@@ -193,7 +193,7 @@ def plan_runtimes(fmt: str, *, available: Callable[[str], bool], android_default
         where: names the file in the error for an unknown format.
     Returns:
         The format's first available runtime (its first when none is: that one's load then says
-        why), plus the metadata runtimes for the Android default.
+        why), plus the available metadata runtimes for the Android default.
     Raises:
         UserError: a format no runtime opens.
     """
@@ -204,7 +204,9 @@ def plan_runtimes(fmt: str, *, available: Callable[[str], bool], android_default
     order = RUNTIME_ORDER[fmt]
     chosen = [next((name for name in order if available(name)), order[0])]
     if fmt == "tflite" and android_default:
-        chosen += list(metadata_runtimes)
+        # An optional one that is not installed (the Task Library: an extra for Python <= 3.11)
+        # is left out; its own check says why when it is asked for by name.
+        chosen += [name for name in metadata_runtimes if available(name)]
     return chosen
 
 

@@ -3,13 +3,19 @@
 The only place besides the command modules that imports rich for progress. A view starts its
 rich display at the first event, so a run that reports nothing (a non-chief training worker)
 draws nothing.
+
+Written to a file or a pipe (a log, CI), live frames would be cut at a guessed width and
+repeated; there the view writes plain lines instead: one per finished step, one per epoch (a
+task's update that carries a status), one when a counted task completes. Sub-tasks (their
+descriptions start with a space: the batches of an epoch) are left out of the lines.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Literal
+import time
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import (
@@ -38,12 +44,16 @@ class RichProgress:
         self._stream = None
         if dup_stderr:
             sys.stderr.flush()
-            self._stream = os.fdopen(os.dup(2), "w", encoding="utf-8", errors="replace")
+            # sys.stderr's own descriptor: 2 itself may be the native-log filter's pipe (tf_quiet.py).
+            self._stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", encoding="utf-8", errors="replace")
             self.console = Console(file=self._stream)
         else:
             self.console = Console(stderr=True, highlight=False)
         self._progress: Progress | None = None
         self._tasks: dict[int, object] = {}
+        #: Plain lines instead of a live display: stderr is not a terminal.
+        self.lines = not self.console.is_terminal
+        self._plain: dict[int, dict[str, Any]] = {}
 
     def __enter__(self) -> RichProgress:
         return self
@@ -68,7 +78,52 @@ class RichProgress:
             self._progress.start()
         return self._progress
 
+    def _line(self, text: str) -> None:
+        # soft_wrap: a log line is never cut or folded at the width rich guesses for a file.
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self.console.file.flush()
+
+    def _plain_event(self, event: ProgressEvent) -> None:
+        """One readable line per step, epoch or finished count (see the module docstring)."""
+        now = time.monotonic()
+        if event.kind == "note":
+            self._line(event.text)
+            return
+        if event.kind == "start":
+            self._plain[event.task] = {"text": event.text, "total": event.total, "completed": event.completed or 0,
+                                       "info": "", "since": now, "begun": now, "done": False}
+            return
+        task = self._plain.get(event.task)
+        if task is None:
+            return
+        sub = task["text"][:1].isspace()
+        if event.kind == "update":
+            changed = event.completed is not None and event.completed != task["completed"]
+            if event.completed is not None:
+                task["completed"] = event.completed
+            said = event.info is not None and event.info != task["info"] and event.info != ""
+            if event.info is not None:
+                task["info"] = event.info
+            if sub or self.style == "steps":
+                return
+            count = f" {task['completed']}/{task['total']}" if task["total"] else ""
+            if said and changed:  # an epoch ended: its figures, and how long it took
+                self._line(f"{task['text']}{count}: {task['info']} ({now - task['since']:.1f} s)")
+                task["since"] = now
+                task["done"] = task["total"] is not None and task["completed"] >= task["total"]
+            elif changed and task["total"] is not None and task["completed"] >= task["total"] and not task["done"]:
+                self._line(f"{task['text']}{count} done ({now - task['begun']:.1f} s)")
+                task["done"] = True
+        elif event.kind == "stop":
+            if self.style == "steps" and not sub:
+                self._line(f"✓ {task['text']} ({now - task['begun']:.1f} s)")
+        elif event.kind == "remove":
+            self._plain.pop(event.task, None)
+
     def __call__(self, event: ProgressEvent) -> None:
+        if self.lines:
+            self._plain_event(event)
+            return
         if event.kind == "note":
             (self._progress.console if self._progress else self.console).print(event.text)
             return

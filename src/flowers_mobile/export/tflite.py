@@ -108,7 +108,9 @@ def pin_raw_pixel_input(flatbuffer: bytes) -> bytes:
     to (1, 0) keeps that op exact, so every model takes camera bytes unchanged. The floats are
     edited in place in the flatbuffer: nothing else moves.
     """
-    from tensorflow_lite_support.metadata import schema_py_generated as schema
+    from flowers_mobile.formats.tflite import model_schema
+
+    schema = model_schema()
 
     buf = bytearray(flatbuffer)
     model = schema.Model.GetRootAsModel(buf, 0)

@@ -1,24 +1,62 @@
 """Facts read from a .tflite file without an interpreter: its image input and output tensors
 (shape, dtype, quantization) and the labels packed into its metadata.
 
-Only the flatbuffer schemas of tflite-support and `zipfile` are used (never `import
-tflite_support`, never TensorFlow), so light runtimes and the Task Library worker can call
-these. Writing metadata is the exporter's job (`flowers_mobile.export.metadata`).
+Only generated flatbuffer schemas (pure Python: ai-edge-litert's for the model, MediaPipe's for
+the metadata) and `zipfile` are used (never TensorFlow, never tflite-support), so light runtimes
+and the Task Library's parent process can call these. Writing metadata is the exporter's job
+(`flowers_mobile.export.metadata`).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import io
 import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from flowers_mobile.errors import UserError
 
 LABELS_FILE = "labels.txt"
+#: The model's `metadata` entry whose buffer holds the ModelMetadata flatbuffer.
+METADATA_NAME = b"TFLITE_METADATA"
 #: TFLite's TensorType enum values -> numpy dtype names (the ones a classifier's ends use).
 _DTYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 9: "int8"}
+
+
+@functools.cache
+def model_schema() -> ModuleType:
+    """The TFLite model schema (`Model`, `ModelT`, `TensorType`, ...): the flatc-generated module
+    ai-edge-litert ships (pure Python; importing it loads no interpreter)."""
+    from ai_edge_litert import schema_py_generated
+
+    return schema_py_generated
+
+
+@functools.cache
+def metadata_schema() -> ModuleType:
+    """The TFLite metadata schema (`ModelMetadata`, `ModelMetadataT`, ...): the flatc-generated
+    module MediaPipe ships, loaded from its file.
+
+    `import mediapipe.tasks.metadata...` would run `mediapipe/__init__`, which imports MediaPipe
+    Tasks, OpenCV and TensorFlow (about 10 s, and TensorFlow must stay out of light processes);
+    the generated module itself needs only `flatbuffers`.
+    """
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or spec.origin is None:
+        raise UserError("mediapipe is not installed; its TFLite metadata schema is needed",
+                        hint="pip install mediapipe (a dependency of flowers-mobile)")
+    path = Path(spec.origin).parent / "tasks" / "metadata" / "metadata_schema_py_generated.py"
+    module_spec = importlib.util.spec_from_file_location("flowers_mobile._tflite_metadata_schema", path)
+    if module_spec is None or module_spec.loader is None or not path.is_file():
+        raise UserError(f"mediapipe's TFLite metadata schema is missing ({path})",
+                        hint="reinstall mediapipe: pip install -c constraints.txt mediapipe")
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
 
 
 @dataclass(frozen=True)
@@ -45,8 +83,7 @@ def tensor_info(flatbuffer: bytes, path: str | os.PathLike[str], *, output: bool
     Raises:
         UserError: the bytes are not a TFLite model.
     """
-    from tensorflow_lite_support.metadata import schema_py_generated as schema
-
+    schema = model_schema()
     try:
         graph = schema.Model.GetRootAsModel(flatbuffer, 0).Subgraphs(0)
         tensor = graph.Tensors(graph.Outputs(0) if output else graph.Inputs(0))
@@ -82,15 +119,13 @@ def embedded_labels(flatbuffer: bytes) -> list[str] | None:
 
     Parses the metadata flatbuffer and the model's zip tail directly (no TensorFlow import).
     """
-    from tensorflow_lite_support.metadata import metadata_schema_py_generated as md_fb
-    from tensorflow_lite_support.metadata import schema_py_generated as schema
-
+    md_fb, schema = metadata_schema(), model_schema()
     try:
         model = schema.Model.GetRootAsModel(flatbuffer, 0)
         meta_buffer = None
         for i in range(model.MetadataLength()):
             entry = model.Metadata(i)
-            if entry.Name() == b"TFLITE_METADATA":
+            if entry.Name() == METADATA_NAME:
                 meta_buffer = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
         if meta_buffer is None:
             return None

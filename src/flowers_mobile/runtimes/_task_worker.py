@@ -26,9 +26,26 @@ def _reply(obj: dict) -> None:
     sys.stdout.flush()
 
 
+def _protobuf_compat() -> None:
+    """Give protobuf >= 6 back the `MessageFactory.GetPrototype` the Task Library calls.
+
+    tflite-support 0.4.4's pybind11 protobuf bridge builds Python messages with
+    `MessageFactory().GetPrototype(descriptor)`, which protobuf deprecated and removed in 6.30
+    (TensorFlow 2.21 needs >= 6.31.1): without it every classifier fails to build ("'MessageFactory'
+    object has no attribute 'GetPrototype'"). `message_factory.GetMessageClass` is its documented
+    replacement and returns the same class.
+    """
+    from google.protobuf import message_factory
+
+    if not hasattr(message_factory.MessageFactory, "GetPrototype"):
+        message_factory.MessageFactory.GetPrototype = (  # type: ignore[attr-defined]
+            lambda self, descriptor: message_factory.GetMessageClass(descriptor))
+
+
 def main(argv: list[str]) -> int:
     model_path, threads, num_results = argv[0], int(argv[1]), int(argv[2])
     try:
+        _protobuf_compat()
         from tensorflow_lite_support.python.task.core import base_options
         from tensorflow_lite_support.python.task.processor.proto import classification_options_pb2
         from tensorflow_lite_support.python.task.vision import image_classifier

@@ -13,6 +13,7 @@ mapped back to label order by name; a model whose metadata names other labels fa
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from typing import Any
@@ -35,21 +36,96 @@ def _import_mediapipe() -> tuple[Any, Any, Any]:
     to no-ops on ModuleNotFoundError (tasks/python/core/optional_dependencies.py). Loading TF
     for that would add seconds and hundreds of MB to every `--runtime mediapipe` run, so when TF
     is not loaded yet it is hidden for the duration of this import.
+
+    mediapipe's package `__init__`s also import its drawing helpers, which import OpenCV's GUI
+    build (`opencv-contrib-python`, which mediapipe requires): on a machine without X11 libraries
+    (a bare Debian) that fails with "libxcb.so.1: cannot open shared object file". The classifier
+    needs none of it, so then the modules it needs are imported without those `__init__`s.
     """
     hide = "tensorflow" not in sys.modules
     if hide:
         sys.modules["tensorflow"] = None  # type: ignore[assignment]  # import now fails fast
     try:
-        import mediapipe
-        from mediapipe.tasks.python import vision
-        from mediapipe.tasks.python.core.base_options import BaseOptions
+        try:
+            import mediapipe
+            from mediapipe.tasks.python import vision
+            from mediapipe.tasks.python.core.base_options import BaseOptions
+        except ImportError as exc:
+            if "cv2" not in str(exc) and ".so" not in str(exc):
+                raise
+            return _import_without_drawing()
     finally:
         if hide and sys.modules.get("tensorflow", False) is None:
             del sys.modules["tensorflow"]
     return mediapipe, vision, BaseOptions
 
 
-@register_runtime("mediapipe", formats=("tflite",), available=requires_module("mediapipe", "mediapipe==1.2.2"))
+def _import_without_drawing() -> tuple[Any, Any, Any]:
+    """The classifier's modules, with mediapipe's packages registered by path (their `__init__`s,
+    which import OpenCV for drawing, are not run). Same classes as the normal import."""
+    import importlib
+    import importlib.util
+    import types
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or spec.origin is None:
+        raise UserError("mediapipe is not installed", hint="pip install mediapipe==1.2.2")
+    root = Path(spec.origin).parent
+    for name in ("mediapipe", "mediapipe.tasks", "mediapipe.tasks.python", "mediapipe.tasks.python.vision"):
+        if name not in sys.modules:
+            package = types.ModuleType(name)
+            package.__path__ = [str(root.joinpath(*name.split(".")[1:]))]
+            package.__package__ = name
+            sys.modules[name] = package
+    classifier = importlib.import_module("mediapipe.tasks.python.vision.image_classifier")
+    running_mode = importlib.import_module("mediapipe.tasks.python.vision.core.vision_task_running_mode")
+    image = importlib.import_module("mediapipe.tasks.python.vision.core.image")
+    base_options = importlib.import_module("mediapipe.tasks.python.core.base_options")
+    vision = types.SimpleNamespace(ImageClassifier=classifier.ImageClassifier,
+                                   ImageClassifierOptions=classifier.ImageClassifierOptions,
+                                   RunningMode=running_mode.VisionTaskRunningMode)
+    mp = types.SimpleNamespace(Image=image.Image, ImageFormat=image.ImageFormat,
+                               __version__=_installed_version())
+    return mp, vision, base_options.BaseOptions
+
+
+def _installed_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mediapipe")
+    except PackageNotFoundError:
+        return None
+
+
+@functools.cache
+def mediapipe_available() -> str | None:
+    """None when MediaPipe Tasks can run here, else one line saying why and what to do.
+
+    Its native library (`mediapipe/tasks/c/libmediapipe.so`) links the system's libEGL.so.1 and
+    libGLESv2.so.2 (for its GPU path, loaded even on CPU): a bare Debian has neither, and the
+    classifier then fails to load. Checked by loading them, as the library would.
+    """
+    installed = requires_module("mediapipe", "mediapipe==1.2.2")()
+    if installed is not None:
+        return installed
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        missing = []
+        for lib in ("libEGL.so.1", "libGLESv2.so.2"):
+            try:
+                ctypes.CDLL(lib)
+            except OSError:
+                missing.append(lib)
+        if missing:
+            return (f"MediaPipe Tasks' native library needs {' and '.join(missing)}, not on this machine "
+                    f"(Debian/Ubuntu: apt install libegl1 libgles2)")
+    return None
+
+
+@register_runtime("mediapipe", formats=("tflite",), available=mediapipe_available)
 class MediaPipePredictor(LoadedPredictor):
     """Runs a .tflite with metadata through MediaPipe Tasks' ImageClassifier (IMAGE mode, CPU)."""
 

@@ -5,6 +5,10 @@ proves the metadata is right. Its pybind types clash with TensorFlow's (docs/sta
 in a worker subprocess (`_task_worker.py`) where TensorFlow is never imported; this process
 sends image batches as .npy files and gets back a score per label name. The predictor maps the
 names back to label order: a model whose metadata carries other labels fails loudly.
+
+tflite-support is optional (the `task-library` extra): its last release (0.4.4, 2023) has wheels
+for Python <= 3.11 only. Where it is absent, `available()` says so in one line and `parity` and
+`benchmark` go on with the other runtimes; MediaPipe Tasks reads the same metadata everywhere.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from flowers_mobile.runtimes.base import (
     RuntimeUnavailable,
     pixel_bytes,
     register_runtime,
-    requires_module,
 )
 
 WORKER = Path(__file__).with_name("_task_worker.py")
@@ -33,7 +36,21 @@ WORKER = Path(__file__).with_name("_task_worker.py")
 START_TIMEOUT = 120.0
 
 
-@register_runtime("task_library", formats=("tflite",), available=requires_module("tensorflow_lite_support", "tflite-support==0.4.4"))
+def task_library_available() -> str | None:
+    """None when tflite-support's Task Library can run here, else one line saying why and what to do."""
+    import importlib.util
+
+    if sys.version_info >= (3, 12):
+        return (f"the Task Library is not installed: tflite-support 0.4.4 (its last release) has no wheel for "
+                f"Python {sys.version_info[0]}.{sys.version_info[1]}; use --runtime mediapipe, which reads "
+                f"the same metadata, or Python 3.10/3.11 with `TASK_LIBRARY=1 bash tools/setup.sh`")
+    if importlib.util.find_spec("tensorflow_lite_support") is None:
+        return ("the Task Library is not installed (optional): `TASK_LIBRARY=1 bash tools/setup.sh`, or "
+                "pip install .[task-library] && pip install --no-deps tflite-support==0.4.4")
+    return None
+
+
+@register_runtime("task_library", formats=("tflite",), available=task_library_available)
 class TaskLibraryPredictor(LoadedPredictor):
     """Runs a .tflite with metadata through the Task Library's ImageClassifier in a subprocess."""
 
