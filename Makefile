@@ -12,7 +12,7 @@ SEED ?=
 TEST_WORKERS ?= 2
 DEMO_SET := --config $(DEMO_CONFIG)$(if $(SEED), --set data.seed=$(SEED) --set training.seed=$(SEED))
 
-.PHONY: setup demo test test-python test-swift test-kotlin lint clean
+.PHONY: setup arm-root demo test test-python test-swift test-kotlin lint clean
 
 ## setup: .venv with the pinned packages, on the newest Python 3.10-3.13 that runs (no root needed).
 ## PYTHON=/path/to/python3.X chooses one. The Task Library runtime (Python <= 3.11): TASK_LIBRARY=1 bash tools/setup.sh
@@ -36,7 +36,13 @@ demo: setup
 test: setup
 	$(MAKE) --no-print-directory test-python test-swift test-kotlin
 
-test-python: setup
+## arm-root: the arm64 root the ARM cost runner counts instructions in (.cache/arm64/, once, about
+## a minute and 325 MB): Debian's qemu-user, gcc and debootstrap through apt (sudo when not root).
+## make test needs it; make demo's benchmark adds its ARM column when it is there.
+arm-root: setup
+	$(PY) tools/fetch_arm_root.py --install-debs
+
+test-python: setup arm-root
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test-swift:
