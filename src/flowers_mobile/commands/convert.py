@@ -76,31 +76,42 @@ def artifact_table(manifest: dict[str, Any], out: Path, seconds: float) -> Table
     table.add_column("input", no_wrap=True)
     table.add_column("output", no_wrap=True)
     table.add_column("agree", justify="right", no_wrap=True)
-    table.add_column("confident", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
     table.add_column("for", no_wrap=True)
     for art in arts:
         fid = art.get("extra", {}).get("fidelity") or {}
         table.add_row(art["file"], art["precision"], _size(art["bytes"]),
                       _tensor(art["input_dtype"], art.get("input_quantization")),
                       _tensor(art.get("output_dtype", "float32"), art.get("output_quantization")),
-                      _pct(fid.get("top1_agreement")), _pct(fid.get("confident_agreement")),
+                      _pct(fid.get("agreement")), _answer(fid),
                       ", ".join(art.get("default_for") or []))
     config = manifest.get("export_config", {})
     lines = []
     if config.get("default_tflite"):
         choice = config["default_tflite"]
         limits = choice["limits"]
-        measured = (f"; agreement with Keras on {limits['images']} held-out images "
-                    f"({limits['confident_images']} confident)") if "images" in limits else ""
+        measured = (f"; judged on {limits['images']} held-out images ({'+'.join(limits['splits'])})"
+                    if "images" in limits else "")
         lines.append(f"flowers.tflite = {choice['precision']}: {choice['reason']}{measured}")
     if config.get("default_coreml"):
         coreml = config["default_coreml"]
-        verdict = "meets its limits" if coreml["meets_limits"] else \
-            f"misses its limits ({'; '.join(coreml.get('missed') or [])})"
+        verdict = "is faithful and fit to ship" if coreml["verdict"] == "pass" else \
+            f"is {coreml['verdict']} ({'; '.join(coreml.get('missed') or [])})"
         lines.append(f"{coreml['package']} ({coreml['precision']}) {verdict}; {coreml['reason']}")
     if lines:
         table.caption = "\n".join(lines)
     return table
+
+
+def _answer(fid: dict[str, Any]) -> str:
+    """The judge's two answers in short: 'faithful, fit', 'faithful, below bar', 'NOT faithful'."""
+    if not fid.get("verdict"):
+        return ""
+    if fid["verdict"] == "error":
+        return "error"
+    text = {"pass": "faithful", "fail": "NOT faithful", "inconclusive": "faithful?"}.get(fid.get("faithful"), "")
+    fit = {"pass": ", fit", "fail": ", below bar", "inconclusive": ", fit?"}.get(fid.get("fit") or "", "")
+    return text + fit
 
 
 def _pct(value: float | None) -> str:
