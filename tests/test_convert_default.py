@@ -68,9 +68,15 @@ def test_unfit_unfaithful_and_undecided_candidates_are_passed_over_and_named():
     assert rows["int8"]["faithful"] == "pass" and rows["int8"]["as_shipped"] == "fail"
     assert rows["dynamic"]["faithful"] == "fail"
     assert rows["float16"]["as_shipped"] == "inconclusive"  # never a pass, never a miss
-    assert choice.precision == "float32"
+    # float16's agreement (99.7%) meets the bar while its interval cannot decide it: it is chosen,
+    # and the reason says it is undecided; the candidates before it are named with what they miss.
+    assert choice.precision == "float16" and "undecided on 600 images" in choice.reason
     assert "int8 (fail: agreement fail" in choice.reason and "dynamic (fail: mean_tv fail" in choice.reason
-    assert "float16 (inconclusive" in choice.reason
+    # Undecided and leaning to a miss is passed over for a decided one.
+    results["float16"] = _result("float16", 8)  # 98.7% < 99%, not shown below it either
+    again = choose_default(list(results), results, SIZES, Config().parity)
+    assert {c["precision"]: c for c in again.candidates}["float16"]["as_shipped"] == "inconclusive"
+    assert again.precision == "float32" and "float16 (inconclusive" in again.reason
 
 
 def test_forced_unmeasured_undecided_and_nothing_passing():
@@ -81,7 +87,7 @@ def test_forced_unmeasured_undecided_and_nothing_passing():
     assert best.precision == "float16" and best.reason.startswith("no precision is fit to ship")
     undecided = {"int8": _result("int8", 300), "float16": _result("float16", 2)}
     chosen = choose_default(["int8", "float16"], undecided, SIZES, parity)
-    assert chosen.precision == "float16" and chosen.reason.startswith("no candidate is decided fit to ship")
+    assert chosen.precision == "float16" and chosen.reason.startswith("first in preference order whose figures meet")
     unmeasured = choose_default(["float16", "int8"], None, SIZES, parity)
     assert unmeasured.precision == "float16" and not unmeasured.measured
 

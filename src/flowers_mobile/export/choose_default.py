@@ -9,9 +9,11 @@ answers to plain post-training int8 where a model trained from scratch loses non
 choice is measured, never assumed. Each candidate is judged as if it shipped: faithful (within
 its precision's own rounding of this model) and fit to ship (its row of `parity.limits`: agreement
 with near-ties apart and accuracy drop, by their 95% intervals). The first that passes both is
-the default; when none is decided, the first whose bar is inconclusive (never a failed one) is,
-and the reason says so; when every candidate misses, the best agreeing one is, and the reason
-says that too. `--default PRECISION` overrides the choice; without held-out images nothing can
+the default, unless a candidate before it is undecided on these images (inconclusive: its
+intervals straddle a limit) while its own figures meet every limit it is undecided on: that one
+is, and the reason says it is undecided (`parity` then warns about it the same way). A candidate
+shown unfit or unfaithful never is. When every candidate misses, the best agreeing one is, and
+the reason says that too. `--default PRECISION` overrides the choice; without held-out images nothing can
 be measured and the first precision asked for is the default.
 """
 
@@ -84,7 +86,7 @@ def choose_default(precisions: list[str], results: dict[str, Any] | None, sizes:
         row: dict[str, Any] = {"precision": p, "bytes": sizes[p]}
         if results is not None:
             row.update(verdict_record(results[p]))
-            row["as_shipped"] = _as_shipped(results[p], pc.strict)
+            row["as_shipped"], row["leans_pass"] = _as_shipped(results[p], pc.strict)
         candidates.append(row)
     limits = {"bar": "parity.limits of each candidate's variant", "faithful_multiple": pc.faithful_multiple}
     if forced is not None:
@@ -96,30 +98,36 @@ def choose_default(precisions: list[str], results: dict[str, Any] | None, sizes:
     if results is None:
         return Choice(precisions[0], f"first precision asked for ({precisions[0]}); fidelity not measured: "
                       "no held-out (val/test) images", measured=False, limits=limits, candidates=candidates)
-    for wanted, why in (("pass", "first in preference order the judge finds faithful and fit to ship"),
-                        ("inconclusive", "no candidate is decided fit to ship on these images; first in preference "
-                                         "order that is not shown unfit")):
-        chosen = next((row for row in candidates if row["as_shipped"] == wanted), None)
-        if chosen is not None:
-            skipped = [f"{c['precision']} ({c['as_shipped']}: {'; '.join(c['missed'])})"
-                       for c in candidates[:candidates.index(chosen)]]
-            return Choice(chosen["precision"], f"{why} ({_summary(chosen)})"
-                          + (f"; rejected: {', '.join(skipped)}" if skipped else ""),
-                          limits=limits, candidates=candidates)
+    chosen = next((row for row in candidates if row["as_shipped"] == "pass"
+                   or (row["as_shipped"] == "inconclusive" and row["leans_pass"])), None)
+    if chosen is not None:
+        why = ("first in preference order the judge finds faithful and fit to ship" if chosen["as_shipped"] == "pass"
+               else f"first in preference order whose figures meet the bar; undecided on {chosen['images']} images")
+        skipped = [f"{c['precision']} ({c['as_shipped']}: {'; '.join(c['missed'])})"
+                   for c in candidates[:candidates.index(chosen)]]
+        return Choice(chosen["precision"], f"{why} ({_summary(chosen)})"
+                      + (f"; rejected: {', '.join(skipped)}" if skipped else ""),
+                      limits=limits, candidates=candidates)
     best = max(candidates, key=lambda c: (c["faithful"] == "pass", c.get("agreement") or 0.0, -c["bytes"]))
     return Choice(best["precision"], f"no precision is fit to ship; {best['precision']} agrees best "
                   f"({_summary(best)})", limits=limits, candidates=candidates)
 
 
-def _as_shipped(result: Any, strict: bool) -> str:
-    """The verdict `result` gets when it is the file that ships (its bar then counts)."""
+def _as_shipped(result: Any, strict: bool) -> tuple[str, bool]:
+    """The verdict `result` gets when it is the file that ships (its bar then counts), and whether
+    the figures of every check it is undecided on meet that check's limit (the way more images
+    would most likely decide it)."""
     from dataclasses import replace
 
     from flowers_mobile.judge import settle
 
     shipped = replace(result, ships=True, checks=list(result.checks))
     settle(shipped, strict)
-    return shipped.verdict
+    undecided = shipped.inconclusive_checks()
+    leans = bool(undecided) and all(
+        isinstance(c.value, (int, float)) and (c.value >= c.limit if c.op == ">=" else c.value <= c.limit)
+        for c in undecided)
+    return shipped.verdict, leans
 
 
 def measure_and_choose(export_dir: Any, precisions: list[str], held: Any, cfg: Any, forced: str | None = None,
