@@ -184,3 +184,34 @@ def test_coreml_packages_are_judged_and_a_variant_offered_only_when_faithful_and
         assert offered["extra"]["fidelity"]["faithful"] == "pass" and offered["extra"]["fidelity"]["fit"] == "pass"
         assert offered["bytes"] < packages["Flowers.mlpackage"]["bytes"]
 
+
+
+@pytest.mark.slow
+def test_convert_and_parity_judge_the_same_images_the_same_way(tmp_path):
+    """`convert --data D` and `parity --data D` share the judge and the held-out images: every
+    artifact both judge gets the same figures, bounds and verdict. About 20 s (a tiny model, int8 +
+    float32 TFLite, 36 images)."""
+    from flowers_mobile.export.convert import convert
+    from flowers_mobile.parity import run_parity
+
+    data = draw_shapes(tmp_path / "data", per_class=12)
+    model = tmp_path / "model.keras"
+    tiny_classifier().save(model)
+    (tmp_path / "labels.txt").write_text("\n".join(TINY_LABELS) + "\n")
+    cfg = Config().with_overrides(["export.representative_size=20", "export.int8_fallback_budget=0"])
+    manifest = convert(model, tmp_path / "export", cfg, precisions=["int8", "float32"], data_dir=data,
+                       progress=False)
+    report = run_parity(model, tmp_path / "export", data, cfg, write=False)
+    judged_by_convert = {(a["file"], a["extra"]["fidelity"]["runtime"]): a["extra"]["fidelity"]
+                         for a in manifest["artifacts"] if (a.get("extra") or {}).get("fidelity")}
+    assert {f for f, _ in judged_by_convert} == {"flowers.tflite", "flowers_int8.tflite", "flowers_float32.tflite"}
+    compared = 0
+    for e in report.exports:
+        mine = judged_by_convert.get((e.file, e.runtime))
+        if mine is None:
+            continue
+        compared += 1
+        assert (mine["verdict"], mine["faithful"], mine["fit"]) == (e.verdict, e.faithful, e.fit), e.name
+        assert mine["mean_tv"] == pytest.approx(e.mean_tv, rel=1e-9, abs=1e-12) and mine["agreement"] == e.agreement
+        assert mine["bounds"] == e.bounds
+    assert compared == 3 and report.split == "val+test"

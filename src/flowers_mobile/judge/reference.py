@@ -73,7 +73,8 @@ class Bounds:
     floored: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As JSON holds it (the floors as a list), so a manifest read back compares equal."""
+        return {**asdict(self), "floored": list(self.floored)}
 
 
 def normalize_pixels(images: np.ndarray, scale: tuple[float, ...] | None,

@@ -35,7 +35,7 @@ from flowers_mobile.labels import read_labels
 from flowers_mobile.parity.data import HeldOut, held_out_images
 from flowers_mobile.parity.plan import METADATA_RUNTIMES, plan_runs
 from flowers_mobile.parity.result import ParityReport
-from flowers_mobile.runtimes.base import load_predictor
+from flowers_mobile.runtimes.base import RuntimeUnavailable, load_predictor
 
 PARITY_JSON = "parity.json"
 PARITY_MD = "parity.md"
@@ -201,6 +201,8 @@ def _run_one(export_dir: Path, art: Artifact, runtime: str, held: HeldOut, judge
     probs: np.ndarray | None = None
     try:
         predictor = load_predictor(export_dir / art.file, runtime)
+    except RuntimeUnavailable:
+        raise  # a runtime asked for by name is not installed here: bad input (exit 2), before writing
     except Exception as exc:  # UserError included: this runtime cannot open this file
         result.error = f"{runtime} could not load it: {_reason(exc)}"
         predictor = None
