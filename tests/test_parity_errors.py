@@ -166,3 +166,40 @@ def test_data_with_no_readable_image_is_a_user_error(trained_and_exported, small
             (data / cls / f"{i}.png").write_bytes(b"not a png")
     with pytest.raises(UserError, match="could be decoded"):
         run_parity(trained_and_exported[0] / "model.keras", small_export, data, Config())
+
+
+@pytest.mark.slow
+def test_a_file_the_task_library_cannot_load_is_an_error_row_naming_the_runtimes_that_ran_it(tmp_path, capsys):
+    """The Task Library's 2023 runtime cannot load a dynamic-range file whose FULLY_CONNECTED is
+    version 12; LiteRT runs it. Parity says exactly that in an `error` row, judges the LiteRT row
+    and exits 1, not 2. A tiny model (a conv, a 4096-input dense layer) and 6 images: 27 s on a
+    loaded 2-core machine."""
+    import keras
+    from PIL import Image
+
+    from flowers_mobile.export.convert import convert
+    from flowers_mobile.runtimes.base import runtime_available
+
+    if not runtime_available("task_library"):
+        pytest.skip("the Task Library is not installed here (optional)")
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="probabilities")(
+        keras.layers.Flatten()(x)))
+    model.save(tmp_path / "model.keras")
+    (tmp_path / "labels.txt").write_text("a\nb\nc\n")
+    convert(tmp_path / "model.keras", tmp_path / "export", Config(), precisions=["dynamic"], progress=False)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(photos / f"{i}.png")
+    argv = ["parity", "--model", str(tmp_path / "model.keras"), "--exports", str(tmp_path / "export"),
+            "--data", str(photos), "--runtime", "flowers_dynamic.tflite=litert,task_library"]
+    assert _cli(argv) == 1
+    report = json.loads((tmp_path / "export" / "parity.json").read_text())
+    rows = {(e["file"], e["runtime"]): e for e in report["exports"]}
+    task = rows[("flowers_dynamic.tflite", "task_library")]
+    assert task["verdict"] == "error" and "FULLY_CONNECTED" in task["error"] and "(litert ran it)" in task["error"]
+    assert rows[("flowers_dynamic.tflite", "litert")]["verdict"] == "pass"
+    assert "could not be run (error)" in capsys.readouterr().err

@@ -35,7 +35,7 @@ from flowers_mobile.labels import read_labels
 from flowers_mobile.parity.data import HeldOut, held_out_images
 from flowers_mobile.parity.plan import METADATA_RUNTIMES, plan_runs
 from flowers_mobile.parity.result import ParityReport
-from flowers_mobile.runtimes.base import RuntimeUnavailable, load_predictor
+from flowers_mobile.runtimes.base import RuntimeUnavailable, load_predictor, unavailable_reason
 
 PARITY_JSON = "parity.json"
 PARITY_MD = "parity.md"
@@ -92,6 +92,7 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
         if probs is not None:
             top1[(art.sha256, runtime)] = probs.argmax(1)
     _check_same_top1_as_litert(results, plan, top1, strict)
+    _name_runtimes_that_ran(results)
 
     report = ParityReport(
         model=str(model_path), export_dir=str(export_dir), data=str(data_dir), split=held.split,
@@ -182,6 +183,17 @@ def _check_same_top1_as_litert(results: list[ExportParity], plan: list[tuple[Art
         settle(result, strict)
 
 
+def _name_runtimes_that_ran(results: list[ExportParity]) -> None:
+    """An error row says which other runtimes ran the same file: "the Task Library could not load
+    it ... (litert, mediapipe run it)" is a runtime's limit, not a broken file."""
+    for result in results:
+        if result.error is None:
+            continue
+        ran = [r.runtime for r in results if r.file == result.file and r.error is None]
+        if ran:
+            result.error += f" ({', '.join(ran)} ran it)"
+
+
 def _category_check(predictor: Any, images: np.ndarray, labels: list[str]) -> Check:
     """The categories a metadata-reading runtime returns (what an app shows) are our labels."""
     names = sorted(predictor.classify_by_name(images[:1])[0])
@@ -199,11 +211,13 @@ def _run_one(export_dir: Path, art: Artifact, runtime: str, held: HeldOut, judge
                           variant=_variant(art), images=len(images), ships=bool(art.default_for))
     start = time.perf_counter()
     probs: np.ndarray | None = None
+    reason = unavailable_reason(runtime)
+    if reason is not None:  # asked for by name (--runtime) and not installed here: bad input, exit 2
+        raise RuntimeUnavailable(f"runtime {runtime!r} cannot run here: {reason}",
+                                 hint="install it, or leave --runtime out to use what is here")
     try:
         predictor = load_predictor(export_dir / art.file, runtime)
-    except RuntimeUnavailable:
-        raise  # a runtime asked for by name is not installed here: bad input (exit 2), before writing
-    except Exception as exc:  # UserError included: this runtime cannot open this file
+    except Exception as exc:  # UserError included: this runtime, installed, cannot open this file
         result.error = f"{runtime} could not load it: {_reason(exc)}"
         predictor = None
     if predictor is not None:
