@@ -38,7 +38,7 @@ _VERDICT_STYLE = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "inconclusiv
 def parity(
     model: Annotated[Path, typer.Option("--model", "-m", help="The Keras model the export came from (labels.txt beside it).")],
     exports: Annotated[Path, typer.Option("--exports", "-e", help="Export folder (manifest.json, labels.txt, artifacts).")],
-    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data folder (its test split, else val, is used) "
+    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data folder (its val and test splits are used) "
                                        "or any folder of images (agreement only).")],
     max_images: Annotated[int | None, typer.Option(min=1, help="Cap on images, stratified over classes or spread over folders (default: parity.max_images).")] = None,
     runtime: Annotated[list[str] | None, typer.Option(
@@ -49,7 +49,8 @@ def parity(
     config: RunConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
-    """Compare every export with the Keras model; exit 1 when one fails its limits.
+    """Judge every export against the Keras model: faithful? fit to ship? Exit 1 when one is not
+    faithful, what ships is not fit to ship, or a runtime could not run one (an error row).
 
     An export whose sample is too small to tell is inconclusive: a warning, exit 0 (1 with --strict).
     """

@@ -1,6 +1,6 @@
 """Parity: does every export answer like the Keras model it came from?
 
-`run_parity` loads held-out images once (the test split, else validation, of a labelled dataset;
+`run_parity` loads held-out images once (the validation and test splits of a labelled dataset;
 or every image of a folder of unlabelled images), runs the Keras model and every artifact in
 the export folder's manifest through its runtime, and compares the probabilities image by
 image. The judging is `flowers_mobile.judge`'s, shared with `convert`: each artifact is faithful

@@ -50,7 +50,7 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
     Args:
         model_path: the Keras model (.keras / .h5) the export came from; labels.txt beside it.
         export_dir: a `convert` output folder (manifest.json, labels.txt, artifacts).
-        data_dir: a labelled data folder (its test split, else validation, is used) or a folder
+        data_dir: a labelled data folder (its validation and test splits are used) or a folder
             of unlabelled images (all of them; agreement only).
         cfg: config (data split settings, `parity` limits and default image cap).
         max_images: cap on images (stratified over classes); default `cfg.parity.max_images`.
