@@ -15,7 +15,8 @@ int8_weights       conv / dense kernels per output channel to symmetric int8 (dy
 int8_dynamic       int8_weights and every layer's output to 8 bits over that image's own range
                    (TFLite dynamic range quantizes activations per image at run time)
 int8_static        int8_weights and every layer's output to uint8 over the range it spans on
-                   the judged images (post-training int8 with its calibrated ranges)
+                   the judged images (post-training int8 with its calibrated ranges); the
+                   model's output on TFLite's fixed softmax grid (1/256 from 0, at most 255/256)
 linear8            int8_weights and float16 compute (Core ML linear 8-bit weights)
 paletteN           each weight tensor to 2**N levels at its quantiles, float16 compute
 =================  ==============================================================================
@@ -177,7 +178,14 @@ class References:
         if scheme == "int8_dynamic":
             return self._predict(_wrapped(model, _per_image_uint8))
         ranges = self._ranges(model)  # int8_static
-        return self._predict(_wrapped(model, lambda name, y: _fixed_uint8(y, *ranges.get(name, (None, None)))))
+        output = model.layers[-1].name
+
+        def static(name: str, y: Any) -> Any:
+            if name == output:  # an int8 softmax output is fixed: steps of 1/256 from 0, at most 255/256
+                return _uint8(y, 0.0, 255.0 / 256.0)
+            return _fixed_uint8(y, *ranges.get(name, (None, None)))
+
+        return self._predict(_wrapped(model, static))
 
     def _ranges(self, model: Any) -> dict[str, tuple[float, float]]:
         """Each layer output's (min, max) over the judged images: the ranges int8 calibrates."""
