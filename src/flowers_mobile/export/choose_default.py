@@ -98,8 +98,7 @@ def choose_default(precisions: list[str], results: dict[str, Any] | None, sizes:
     if results is None:
         return Choice(precisions[0], f"first precision asked for ({precisions[0]}); fidelity not measured: "
                       "no held-out (val/test) images", measured=False, limits=limits, candidates=candidates)
-    chosen = next((row for row in candidates if row["as_shipped"] == "pass"
-                   or (row["as_shipped"] == "inconclusive" and row["leans_pass"])), None)
+    chosen = next((row for row in candidates if _eligible(row)), None)
     if chosen is not None:
         why = ("first in preference order the judge finds faithful and fit to ship" if chosen["as_shipped"] == "pass"
                else f"first in preference order whose figures meet the bar; undecided on {chosen['images']} images")
@@ -111,6 +110,11 @@ def choose_default(precisions: list[str], results: dict[str, Any] | None, sizes:
     best = max(candidates, key=lambda c: (c["faithful"] == "pass", c.get("agreement") or 0.0, -c["bytes"]))
     return Choice(best["precision"], f"no precision is fit to ship; {best['precision']} agrees best "
                   f"({_summary(best)})", limits=limits, candidates=candidates)
+
+
+def _eligible(row: dict[str, Any]) -> bool:
+    """A candidate that may become the default: fit to ship, or undecided with figures that meet the bar."""
+    return row["as_shipped"] == "pass" or (row["as_shipped"] == "inconclusive" and row["leans_pass"])
 
 
 def _as_shipped(result: Any, strict: bool) -> tuple[str, bool]:
@@ -134,8 +138,8 @@ def measure_and_choose(export_dir: Any, precisions: list[str], held: Any, cfg: A
                        fallback: Callable[[], None] | None = None) -> tuple[Choice, dict[str, Any]]:
     """Judge every written `flowers_<precision>.tflite` in `export_dir` on `held` (the judge's
     held-out images, or None), then `choose_default`. When plain int8 was judged and is not fit to
-    ship, `fallback()` (if given) writes `flowers_int8_fallback.tflite`, which is judged and
-    considered too. Returns the choice and the judge's results per precision."""
+    ship (nor undecided with figures that meet the bar), `fallback()` (if given) writes
+    `flowers_int8_fallback.tflite`, which is judged and considered too. Returns the choice and the judge's results per precision."""
     from pathlib import Path
 
     from flowers_mobile.export import fidelity
@@ -148,7 +152,7 @@ def measure_and_choose(export_dir: Any, precisions: list[str], held: Any, cfg: A
     choice = choose_default(precisions, results, sizes, cfg.parity, forced)
     int8 = next((c for c in choice.candidates if c["precision"] == "int8"), None)
     if fallback is not None and results is not None and forced is None and int8 is not None \
-            and int8["as_shipped"] != "pass" and "int8_fallback" not in precisions:
+            and not _eligible(int8) and "int8_fallback" not in precisions:
         fallback()
         precisions = [*precisions, "int8_fallback"]
         path = export_dir / variants.tflite_file("int8_fallback")
