@@ -532,7 +532,9 @@ def summarize(faithful: list[Trial], defects: list[Trial]) -> list[str]:
     missed = [f"{t.label}: {o.name} ({o.verdict})" for t in defects if t.gate != "refused" for o in t.outcomes
               if o.verdict not in ("fail", "error")]
     gates = sum(t.gate == "fail" for t in defects)
-    compared = [o for t in [*faithful, *defects] for o in t.outcomes if o.convert_verdict is not None]
+    # Faithful exports only: a defect trial's convert judged the defective model's own export against
+    # that model, where parity holds it against the untouched one (they are meant to differ).
+    compared = [o for t in faithful for o in t.outcomes if o.convert_verdict is not None]
     differ = [f"{o.name}: convert {o.convert_verdict}, parity {o.verdict}" for o in compared
               if o.convert_verdict != o.verdict]
     art = [artifact_fails(o, bounds) for o in planted]
@@ -554,7 +556,7 @@ def summarize(faithful: list[Trial], defects: list[Trial]) -> list[str]:
         f"defects caught, export level: {caught}/{len(planted)} defective exports judged ({_pct(caught, len(planted))}); "
         f"{gates}/{len(defects) - len(refused)} judged defects fail the gate, {len(refused)} refused",
         f"defects caught, artifact level ({source}): {art_caught}/{art_judged} ({_pct(art_caught, art_judged)})",
-        f"convert's and parity's verdicts differ: {len(differ)} of {len(compared)} artifacts both judged",
+        f"convert's and parity's verdicts differ: {len(differ)} of {len(compared)} faithful artifacts both judged",
     ]
     lines += [f"  differs: {d}" for d in differ]
     return lines
