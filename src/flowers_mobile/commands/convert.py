@@ -97,7 +97,7 @@ def artifact_table(manifest: dict[str, Any], out: Path, seconds: float) -> Table
     table.add_column("input", no_wrap=True)
     table.add_column("output", no_wrap=True)
     table.add_column("agree", justify="right", no_wrap=True)
-    table.add_column("confident", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
     arm = manifest.get("arm_cost") or {}
     for profile in arm.get("profiles", {}):
         table.add_column(f"ARM {profile} (x f32)", justify="right", no_wrap=True)
@@ -108,7 +108,7 @@ def artifact_table(manifest: dict[str, Any], out: Path, seconds: float) -> Table
         table.add_row(art["file"], art["precision"], _size(art["bytes"]),
                       _tensor(art["input_dtype"], art.get("input_quantization")),
                       _tensor(art.get("output_dtype", "float32"), art.get("output_quantization")),
-                      _pct(fid.get("top1_agreement")), _pct(fid.get("confident_agreement")),
+                      _pct(fid.get("agreement")), _answer(fid),
                       *[_arm(cost.get(profile)) for profile in arm.get("profiles", {})],
                       ", ".join(art.get("default_for") or []))
     config = manifest.get("export_config", {})
@@ -116,13 +116,13 @@ def artifact_table(manifest: dict[str, Any], out: Path, seconds: float) -> Table
     if config.get("default_tflite"):
         choice = config["default_tflite"]
         limits = choice["limits"]
-        measured = (f"; agreement with Keras on {limits['images']} held-out images "
-                    f"({limits['confident_images']} confident)") if "images" in limits else ""
+        measured = (f"; judged on {limits['images']} held-out images ({'+'.join(limits['splits'])})"
+                    if "images" in limits else "")
         lines.append(f"flowers.tflite = {choice['precision']}: {choice['reason']}{measured}")
     if config.get("default_coreml"):
         coreml = config["default_coreml"]
-        verdict = "meets its limits" if coreml["meets_limits"] else \
-            f"misses its limits ({'; '.join(coreml.get('missed') or [])})"
+        verdict = "is faithful and fit to ship" if coreml["verdict"] == "pass" else \
+            f"is {coreml['verdict']} ({'; '.join(coreml.get('missed') or [])})"
         lines.append(f"{coreml['package']} ({coreml['precision']}) {verdict}; {coreml['reason']}")
     if arm and config.get("default_tflite"):
         lines.append(_arm_choice(arts, arm, config["default_tflite"]["precision"]))
@@ -144,7 +144,7 @@ def _arm_choice(arts: list[dict[str, Any]], arm: dict[str, Any], chosen: str) ->
         cost = arm.get("artifacts", {}).get(art["file"], {}).get(profile) or {}
         if art["format"] == "tflite" and cost.get("ratio_float32") is not None:
             rows.setdefault(art["precision"], (cost["ratio_float32"],
-                                               (art.get("extra", {}).get("fidelity") or {}).get("top1_agreement")))
+                                               (art.get("extra", {}).get("fidelity") or {}).get("agreement")))
     if chosen not in rows:
         return ""
     mine = rows[chosen][0]
@@ -159,6 +159,17 @@ def _arm(cost: dict[str, Any] | None) -> str:
         return ""
     ratio = cost.get("ratio_float32")
     return f"{cost['instructions'] / 1e6:.2f}M" + ("" if ratio is None else f" ({ratio:.2f}x)")
+
+
+def _answer(fid: dict[str, Any]) -> str:
+    """The judge's two answers in short: 'faithful, fit', 'faithful, below bar', 'NOT faithful'."""
+    if not fid.get("verdict"):
+        return ""
+    if fid["verdict"] == "error":
+        return "error"
+    text = {"pass": "faithful", "fail": "NOT faithful", "inconclusive": "faithful?"}.get(fid.get("faithful"), "")
+    fit = {"pass": ", fit", "fail": ", below bar", "inconclusive": ", fit?"}.get(fid.get("fit") or "", "")
+    return text + fit
 
 
 def _pct(value: float | None) -> str:

@@ -31,13 +31,14 @@ def _parse_runtimes(items: list[str] | None) -> dict[str, str] | None:
     return out or None
 
 
-_VERDICT_STYLE = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "inconclusive": "[yellow]inconclusive[/]"}
+_VERDICT_STYLE = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "inconclusive": "[yellow]inconclusive[/]",
+                  "error": "[red]ERROR[/]"}
 
 
 def parity(
     model: Annotated[Path, typer.Option("--model", "-m", help="The Keras model the export came from (labels.txt beside it).")],
     exports: Annotated[Path, typer.Option("--exports", "-e", help="Export folder (manifest.json, labels.txt, artifacts).")],
-    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data folder (its test split, else val, is used) "
+    data: Annotated[Path, typer.Option("--data", "-d", help="Labelled data folder (its val and test splits are used) "
                                        "or any folder of images (agreement only).")],
     max_images: Annotated[int | None, typer.Option(min=1, help="Cap on images, stratified over classes or spread over folders (default: parity.max_images).")] = None,
     runtime: Annotated[list[str] | None, typer.Option(
@@ -48,10 +49,12 @@ def parity(
     config: RunConfigOpt = None,
     set_: SetOpt = None,
 ) -> None:
-    """Compare every export with the Keras model; exit 1 when one fails its limits.
+    """Judge every export against the Keras model: faithful? fit to ship? Exit 1 when one is not
+    faithful, what ships is not fit to ship, or a runtime could not run one (an error row).
 
     An export whose sample is too small to tell is inconclusive: a warning, exit 0 (1 with --strict).
     """
+    from flowers_mobile.judge import answer_text
     from flowers_mobile.parity import run_parity
     from flowers_mobile.parity.report import (
         accuracy_text,
@@ -73,12 +76,15 @@ def parity(
     table = Table(title=f"parity: {report.images} {report.split} images, Keras accuracy "
                         f"{pct(report.keras_accuracy)}; agreement excludes near-ties, 95% intervals")
     for col in ("export", "runtime", "variant", "agreement (95% CI)", "near-ties", "p99 |Δp|", "max |Δp|",
-                "mean TV", "Δ acc (lost, gained)", "verdict"):
+                "mean TV", "TV bound", "Δ acc (lost, gained)", "verdict"):
         table.add_column(col, justify="left" if col in ("export", "runtime", "variant", "verdict") else "right")
     for e in report.exports:
         verdict = _VERDICT_STYLE[e.verdict] + (f" ({decide_text(e)})" if e.verdict == "inconclusive" else "")
+        if e.verdict != "error":
+            verdict += f": {answer_text(e)}" + (" (ships)" if e.ships else "")
         table.add_row(e.file, e.runtime, e.variant, agreement_text(e), f"{e.near_ties} ({e.near_tie_flips} flipped)",
-                      sci(e.p99_abs_diff), sci(e.max_abs_diff), sci(e.mean_tv), accuracy_text(e), verdict)
+                      sci(e.p99_abs_diff), sci(e.max_abs_diff), sci(e.mean_tv), sci(e.bounds.get("mean_tv")),
+                      accuracy_text(e), verdict)
     out.print(table)
     for note in report.notes:
         err_console.print(f"[yellow]note[/] {escape(note)}", soft_wrap=True)
@@ -93,8 +99,11 @@ def parity(
         err_console.print(f"[red]short[/] {escape(line)}", soft_wrap=True)
     if not report.passed:
         failed = sum(e.verdict == "fail" for e in report.exports)
+        errors = sum(e.verdict == "error" for e in report.exports)
         undecided = sum(e.verdict == "inconclusive" for e in report.exports)
-        what = f"{failed} of {len(report.exports)} export(s) fail the parity limits"
+        what = f"{failed} of {len(report.exports)} export(s) fail parity"
+        if errors:
+            what += f", {errors} could not be run (error)"
         if report.strict and undecided:
             what += f", {undecided} inconclusive (--strict)"
         raise CheckFailed(what + " (see parity.md)")

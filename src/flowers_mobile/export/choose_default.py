@@ -1,14 +1,20 @@
-"""Which TFLite precision becomes `flowers.tflite`: the first, in order of preference, that meets
-the int8 limits on held-out images.
+"""Which TFLite precision becomes `flowers.tflite`: the first, in order of preference, that the
+judge (`flowers_mobile.judge`, the one `parity` uses) finds faithful and fit to ship on the
+held-out images.
 
 Preference: int8 (integer only: the fastest on phone CPUs and the one NPUs and DSPs run), then
 int8 with float fallback for its most sensitive layers, then dynamic range, float16, float32
 (each larger or slower than the one before). A pretrained network can lose a quarter of its
 answers to plain post-training int8 where a model trained from scratch loses none, so the
-choice is measured (see `fidelity`), never assumed. The limits are the parity limits of int8:
-top-1 agreement on all held-out images, agreement on the confident ones, and accuracy drop when
-the data's classes are the labels. `--default PRECISION` overrides the choice; without held-out
-images nothing can be measured and the first precision asked for is the default, as before.
+choice is measured, never assumed. Each candidate is judged as if it shipped: faithful (within
+its precision's own rounding of this model) and fit to ship (its row of `parity.limits`: agreement
+with near-ties apart and accuracy drop, by their 95% intervals). The first that passes both is
+the default, unless a candidate before it is undecided on these images (inconclusive: its
+intervals straddle a limit) while its own figures meet every limit it is undecided on: that one
+is, and the reason says it is undecided (`parity` then warns about it the same way). A candidate
+shown unfit or unfaithful never is. When every candidate misses, the best agreeing one is, and
+the reason says that too. `--default PRECISION` overrides the choice; without held-out images nothing can
+be measured and the first precision asked for is the default.
 """
 
 from __future__ import annotations
@@ -52,106 +58,107 @@ def forced_default(default: str | None, precisions: list[str]) -> str | None:
     return name
 
 
-def default_limits(pc: ParityConfig) -> dict[str, float]:
-    """The int8 limits a default must meet."""
-    return {"min_top1_agreement": pc.int8_min_top1_agreement,
-            "min_confident_agreement": pc.int8_min_confident_agreement,
-            "max_accuracy_drop": pc.int8_max_accuracy_drop}
+def _summary(row: dict[str, Any]) -> str:
+    agreement = row.get("agreement")
+    text = "agreement n/a" if agreement is None else f"agreement {agreement:.1%}"
+    return f"{text}, {row['as_shipped']}"
 
 
-def shortfalls(figures: dict[str, Any], limits: dict[str, float]) -> list[str]:
-    """What a candidate misses, one phrase each ("top-1 agreement 75.8% < 98.0%"); empty when it passes."""
-    out = []
-    if figures["top1_agreement"] < limits["min_top1_agreement"] - 1e-12:
-        out.append(f"top-1 agreement {figures['top1_agreement']:.1%} < {limits['min_top1_agreement']:.1%}")
-    confident = figures.get("confident_agreement")
-    if confident is not None and confident < limits["min_confident_agreement"] - 1e-12:
-        out.append(f"confident agreement {confident:.1%} < {limits['min_confident_agreement']:.1%}")
-    change = figures.get("accuracy_change")
-    if change is not None and -change > limits["max_accuracy_drop"] + 1e-12:
-        out.append(f"accuracy drop {-change:.1%} > {limits['max_accuracy_drop']:.1%}")
-    return out
-
-
-def _summary(figures: dict[str, Any]) -> str:
-    text = f"top-1 agreement {figures['top1_agreement']:.1%}"
-    if figures.get("confident_agreement") is not None:
-        text += f", confident {figures['confident_agreement']:.1%}"
-    return text
-
-
-def choose_default(precisions: list[str], figures: dict[str, dict[str, Any]] | None, sizes: dict[str, int],
+def choose_default(precisions: list[str], results: dict[str, Any] | None, sizes: dict[str, int],
                    pc: ParityConfig, forced: str | None = None) -> Choice:
     """Pick the default precision.
 
     Args:
         precisions: the precisions converted (canonical names).
-        figures: `fidelity.measure_*` results per precision, or None when nothing was measured.
+        results: the judge's `ExportParity` per precision (judged as not shipping), or None when
+            nothing was measured.
         sizes: bytes per precision.
-        pc: the parity limits.
+        pc: the parity settings (`strict`).
         forced: `--default`: take this precision whatever the figures say.
     Raises:
         UserError: `forced` was not converted.
     """
-    limits = default_limits(pc)
+    from flowers_mobile.export.fidelity import verdict_record
+
     order = sorted(precisions, key=lambda p: PREFERENCE.index(p) if p in PREFERENCE else len(PREFERENCE))
     candidates = []
     for p in order:
         row: dict[str, Any] = {"precision": p, "bytes": sizes[p]}
-        if figures is not None:
-            row.update(figures[p])
-            row["missed"] = shortfalls(figures[p], limits)
-            row["meets_limits"] = not row["missed"]
+        if results is not None:
+            row.update(verdict_record(results[p]))
+            row["as_shipped"], row["leans_pass"] = _as_shipped(results[p], pc.strict)
         candidates.append(row)
+    limits = {"bar": "parity.limits of each candidate's variant", "faithful_multiple": pc.faithful_multiple}
     if forced is not None:
         if forced not in precisions:
             raise UserError(f"--default {forced}: that precision is not being converted",
                             hint=f"choose one of {', '.join(precisions)}, or add it with --quantize")
-        return Choice(forced, f"forced by --default {forced}", forced=True, measured=figures is not None,
+        return Choice(forced, f"forced by --default {forced}", forced=True, measured=results is not None,
                       limits=limits, candidates=candidates)
-    if figures is None:
+    if results is None:
         return Choice(precisions[0], f"first precision asked for ({precisions[0]}); fidelity not measured: "
                       "no held-out (val/test) images", measured=False, limits=limits, candidates=candidates)
-    for row in candidates:
-        if row["meets_limits"]:
-            skipped = [f"{c['precision']} ({'; '.join(c['missed'])})" for c in candidates[:candidates.index(row)]]
-            why = f"first in preference order to meet the int8 limits ({_summary(row)})"
-            return Choice(row["precision"], why + (f"; rejected: {', '.join(skipped)}" if skipped else ""),
-                          limits=limits, candidates=candidates)
-    best = max(candidates, key=lambda c: (c["top1_agreement"], -c["bytes"]))
-    return Choice(best["precision"], f"no precision meets the int8 limits; {best['precision']} agrees best "
+    chosen = next((row for row in candidates if _eligible(row)), None)
+    if chosen is not None:
+        why = ("first in preference order the judge finds faithful and fit to ship" if chosen["as_shipped"] == "pass"
+               else f"first in preference order whose figures meet the bar; undecided on {chosen['images']} images")
+        skipped = [f"{c['precision']} ({c['as_shipped']}: {'; '.join(c['missed'])})"
+                   for c in candidates[:candidates.index(chosen)]]
+        return Choice(chosen["precision"], f"{why} ({_summary(chosen)})"
+                      + (f"; rejected: {', '.join(skipped)}" if skipped else ""),
+                      limits=limits, candidates=candidates)
+    best = max(candidates, key=lambda c: (c["faithful"] == "pass", c.get("agreement") or 0.0, -c["bytes"]))
+    return Choice(best["precision"], f"no precision is fit to ship; {best['precision']} agrees best "
                   f"({_summary(best)})", limits=limits, candidates=candidates)
 
 
-def measure_and_choose(export_dir: Any, precisions: list[str], model: Any, dataset: Any, labels: list[str],
-                       input_size: tuple[int, int], cfg: Any, forced: str | None = None,
-                       fallback: Callable[[], None] | None = None) -> Choice:
-    """Measure every written `flowers_<precision>.tflite` in `export_dir` on the held-out images, then
-    `choose_default`. When plain int8 was measured and missed the limits, `fallback()` (if given)
-    writes `flowers_int8_fallback.tflite`, which is measured and considered too."""
+def _eligible(row: dict[str, Any]) -> bool:
+    """A candidate that may become the default: fit to ship, or undecided with figures that meet the bar."""
+    return row["as_shipped"] == "pass" or (row["as_shipped"] == "inconclusive" and row["leans_pass"])
+
+
+def _as_shipped(result: Any, strict: bool) -> tuple[str, bool]:
+    """The verdict `result` gets when it is the file that ships (its bar then counts), and whether
+    the figures of every check it is undecided on meet that check's limit (the way more images
+    would most likely decide it)."""
+    from dataclasses import replace
+
+    from flowers_mobile.judge import settle
+
+    shipped = replace(result, ships=True, checks=list(result.checks))
+    settle(shipped, strict)
+    undecided = shipped.inconclusive_checks()
+    leans = bool(undecided) and all(
+        isinstance(c.value, (int, float)) and (c.value >= c.limit if c.op == ">=" else c.value <= c.limit)
+        for c in undecided)
+    return shipped.verdict, leans
+
+
+def measure_and_choose(export_dir: Any, precisions: list[str], held: Any, cfg: Any, forced: str | None = None,
+                       fallback: Callable[[], None] | None = None) -> tuple[Choice, dict[str, Any]]:
+    """Judge every written `flowers_<precision>.tflite` in `export_dir` on `held` (the judge's
+    held-out images, or None), then `choose_default`. When plain int8 was judged and is not fit to
+    ship (nor undecided with figures that meet the bar), `fallback()` (if given) writes
+    `flowers_int8_fallback.tflite`, which is judged and considered too. Returns the choice and the judge's results per precision."""
     from pathlib import Path
 
     from flowers_mobile.export import fidelity
 
     export_dir = Path(export_dir)
     sizes = {p: (export_dir / variants.tflite_file(p)).stat().st_size for p in precisions}
-    held = None
-    if dataset is not None:
-        held = fidelity.fidelity_set(model, dataset, labels, input_size, cfg.parity.max_images, cfg.data.seed,
-                                     cfg.parity.confident_margin)
-    figures = None
+    results = None
     if held is not None:
-        figures = {p: fidelity.measure_tflite(export_dir / variants.tflite_file(p), held) for p in precisions}
-    choice = choose_default(precisions, figures, sizes, cfg.parity, forced)
+        results = {p: fidelity.measure_tflite(export_dir / variants.tflite_file(p), held, cfg, p) for p in precisions}
+    choice = choose_default(precisions, results, sizes, cfg.parity, forced)
     int8 = next((c for c in choice.candidates if c["precision"] == "int8"), None)
-    if fallback is not None and figures is not None and forced is None and int8 is not None \
-            and not int8["meets_limits"] and "int8_fallback" not in precisions:
+    if fallback is not None and results is not None and forced is None and int8 is not None \
+            and not _eligible(int8) and "int8_fallback" not in precisions:
         fallback()
         precisions = [*precisions, "int8_fallback"]
         path = export_dir / variants.tflite_file("int8_fallback")
         sizes["int8_fallback"] = path.stat().st_size
-        figures["int8_fallback"] = fidelity.measure_tflite(path, held)
-        choice = choose_default(precisions, figures, sizes, cfg.parity, forced)
+        results["int8_fallback"] = fidelity.measure_tflite(path, held, cfg, "int8_fallback")
+        choice = choose_default(precisions, results, sizes, cfg.parity, forced)
     if held is not None:
         choice.limits = {**choice.limits, **held.describe()}
-    return choice
+    return choice, results or {}

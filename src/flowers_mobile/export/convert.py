@@ -113,6 +113,9 @@ class _Job:
     calibration: list[Path] | None
     dataset: Any | None
     out_dir: Path
+    #: The judge's held-out images and Keras reference (`fidelity.judged_images`), made once the
+    #: model is loaded and shared by the TFLite choice and the Core ML measurement.
+    held: Any = None
 
 
 def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], cfg: Config, *,
@@ -215,6 +218,13 @@ def _write_export(job: _Job, model: Any, info: Any, representative: Any, tmp: Pa
     this process converts (int8 calibrates meanwhile in the `background` process), then Core ML and
     SavedModel, then int8 collected, the TFLite metadata and the default choice, then the manifest."""
     labels_out = write_labels(tmp / LABELS_NAME, job.labels)
+    if job.dataset is not None:
+        from flowers_mobile.export.fidelity import judged_images
+
+        with steps.step("Keras on the held-out images (the judge's reference)"):
+            job = replace(job, held=judged_images(job.model_path, job.norm.scale if job.norm else None,
+                                                  job.norm.offset if job.norm else None, job.dataset, job.labels,
+                                                  info.input_size, job.cfg))
     tflite = None
     if "tflite" in job.targets:
         tflite = TFLiteWork(job, model, info, representative, tmp, steps, background)
@@ -227,6 +237,9 @@ def _write_export(job: _Job, model: Any, info: Any, representative: Any, tmp: Pa
             "targets": job.targets,
             "tflite_precisions": job.precisions,
             "normalize": job.norm.describe() if job.norm else "none",
+            # The Keras model takes x * scale + offset of the pixels the exports take: `parity` applies it.
+            "normalize_scale": list(job.norm.scale) if job.norm else None,
+            "normalize_offset": list(job.norm.offset) if job.norm else None,
             "softmax_check": info.softmax_check,
             "representative_images": 0 if representative is None else len(representative),
             "data_dir": None if job.data_path is None else str(job.data_path),
@@ -299,11 +312,11 @@ def _other_targets(job: _Job, model: Any, info: Any, tmp: Path, steps: _Steps, s
         # Measured here only when there is a choice to make (compressed variants beside the
         # default): on Linux the numpy executor runs at a few images/s at 224 px, and `parity`
         # measures the default package anyway.
-        if job.dataset is not None and len(packages) > 1:
+        if job.held is not None and len(packages) > 1:
             from flowers_mobile.export.coreml_fidelity import measure_packages
 
             with steps.step("Core ML fidelity on held-out images"):
-                measure_packages(packages, tmp, model, job.dataset, labels, info.input_size, cfg)
+                measure_packages(packages, tmp, job.held, cfg)
     return artifacts
 
 

@@ -1,16 +1,11 @@
-"""How closely each TFLite export answers like the Keras model, measured while converting.
+"""How closely each export answers like the Keras model, measured while converting, by the judge
+`parity` uses (`flowers_mobile.judge`): the same held-out images (validation + test, never the
+training split int8 calibrates on), the same Keras reference (the model file with the
+normalization in front), the same bounds derived from the model and the same verdicts. So a
+verdict `convert` records in the manifest is the one `parity --data D` reaches on that folder.
 
-The images are the data folder's validation and test splits: never the training split that
-int8 calibrates on, so an export is judged on pictures its quantization ranges were not fitted
-to. Each export runs through LiteRT exactly as `parity` runs it, and is compared with the Keras
-model's probabilities on the same images:
-
-- ``top1_agreement``: share of images where the export's top class is Keras's;
-- ``confident_agreement``: the same over the images where Keras is sure of itself (its top-2
-  probability margin exceeds ``parity.confident_margin``): a disagreement there is a real error,
-  where one on a near-tie is a coin flip either way;
-- ``max_abs_diff`` / ``mean_abs_diff`` of the probabilities, and the accuracy change when the
-  data's classes are the labels.
+`FidelitySet` / `measure_probs` are plain point figures for tools that compare candidates on
+images of their own (tools/bench_int8.py); they judge nothing.
 """
 
 from __future__ import annotations
@@ -21,54 +16,39 @@ from typing import Any
 
 import numpy as np
 
-#: Held-out splits, in the order images are drawn from them.
-HELD_OUT_SPLITS = ("val", "test")
+from flowers_mobile.config import Config
+from flowers_mobile.judge import ExportParity, Judged, assess, judged, variant_of
+from flowers_mobile.judge.figures import top2_margin
 
 
 @dataclass
 class FidelitySet:
-    """Held-out images with the Keras model's answers on them."""
+    """Images with the float model's answers on them (point figures, no verdict)."""
 
     images: np.ndarray  # uint8 (N, H, W, 3), raw pixels
-    reference: np.ndarray  # float32 (N, C): Keras probabilities
-    true: np.ndarray | None  # label indices, or None when the data's classes are not the labels
+    reference: np.ndarray  # float32 (N, C)
+    true: np.ndarray | None
     splits: list[str]
     margin: float
 
     @property
     def confident(self) -> np.ndarray:
-        """Mask of the images where Keras's top-2 probability margin exceeds `margin`."""
+        """Mask of the images where the reference's top-2 probability margin exceeds `margin`."""
         return top2_margin(self.reference) > self.margin
 
-    def describe(self) -> dict[str, Any]:
-        return {"images": int(len(self.images)), "splits": self.splits, "confident_margin": self.margin,
-                "confident_images": int(self.confident.sum())}
 
-
-def top2_margin(probs: np.ndarray) -> np.ndarray:
-    """Per image: top-1 probability minus top-2 probability, in float64 (1 with a single class).
-    The one definition of Keras's "margin": convert's confident images and parity's near-ties."""
-    if probs.shape[1] < 2:
-        return np.ones(len(probs))
-    top = -np.sort(-probs.astype(np.float64), axis=1)[:, :2]
-    return top[:, 0] - top[:, 1]
-
-
-def held_out_images(dataset: Any, labels: list[str], input_size: tuple[int, int], max_images: int,
-                    seed: int) -> tuple[np.ndarray, np.ndarray | None, list[str]] | None:
-    """Up to `max_images` of the validation and test splits (stratified), uint8; None if they are empty.
-
-    Returns:
-        (images, true label indices into `labels` or None, the splits used).
-    """
-    from flowers_mobile.data.sources import stratified_sample
+def judged_images(model_path: Path, scale: tuple[float, ...] | None, offset: tuple[float, ...] | None,
+                  dataset: Any, labels: list[str], input_size: tuple[int, int], cfg: Config) -> Judged | None:
+    """The held-out images (`judge.held_out_samples`) and the Keras model's answers on them; None
+    without held-out images. The Keras model is loaded from its file as `parity` loads it, and
+    takes `x * scale + offset` of the raw pixels (`--normalize`)."""
     from flowers_mobile.images import load_decodable
+    from flowers_mobile.judge.heldout import held_out_samples
+    from flowers_mobile.keras_file import load_keras_model
 
-    splits = [name for name in HELD_OUT_SPLITS if dataset.split(name)]
-    samples = [s for name in splits for s in dataset.split(name)]
+    samples, splits = held_out_samples(dataset, cfg.parity.max_images, cfg.data.seed)
     if not samples:
         return None
-    samples = stratified_sample(samples, max_images, seed)
     index = {name: i for i, name in enumerate(labels)}
     known = all(c in index for c in dataset.classes)
     h, w = input_size
@@ -76,19 +56,30 @@ def held_out_images(dataset: Any, labels: list[str], input_size: tuple[int, int]
     images, kept, _ = load_decodable([s.path for s in samples], (w, h))
     if images is None:
         return None
-    truth = [index.get(dataset.classes[samples[i].label], -1) for i in kept]
-    return images, np.array(truth, np.int64) if known else None, splits
+    true = np.array([index[dataset.classes[samples[i].label]] for i in kept], np.int64) if known else None
+    return judged(lambda: load_keras_model(model_path), images, true, labels, [samples[i].path for i in kept],
+                  splits, scale, offset)
 
 
-def fidelity_set(model: Any, dataset: Any, labels: list[str], input_size: tuple[int, int], max_images: int,
-                 seed: int, margin: float) -> FidelitySet | None:
-    """The held-out images and Keras's probabilities on them; None when there are no held-out images."""
-    held = held_out_images(dataset, labels, input_size, max_images, seed)
-    if held is None:
-        return None
-    images, true, splits = held
-    reference = np.asarray(model.predict(images.astype(np.float32), batch_size=32, verbose=0), np.float32)
-    return FidelitySet(images=images, reference=reference, true=true, splits=splits, margin=margin)
+def judge_probs(art_file: str, fmt: str, precision: str, runtime: str, probs: np.ndarray | None, held: Judged,
+                cfg: Config, ships: bool = False, error: str | None = None) -> ExportParity:
+    """One artifact's answers judged as `parity` judges them."""
+    result = ExportParity(file=art_file, runtime=runtime, format=fmt, precision=precision,
+                          variant=variant_of({"format": fmt, "precision": precision}), images=len(held.images),
+                          ships=ships, error=error)
+    assess(result, probs, held, cfg.parity, cfg.parity.strict)
+    return result
+
+
+def verdict_record(result: ExportParity) -> dict[str, Any]:
+    """What the manifest keeps of convert's verdict on an artifact (compared with parity's)."""
+    from flowers_mobile.judge import failed_phrases
+
+    return {"runtime": result.runtime, "verdict": result.verdict, "faithful": result.faithful, "fit": result.fit,
+            "ships": result.ships, "images": result.images, "agreement": result.agreement,
+            "top1_agreement": result.top1_agreement, "max_abs_diff": result.max_abs_diff,
+            "p99_abs_diff": result.p99_abs_diff, "mean_tv": result.mean_tv, "accuracy_change": result.accuracy_change,
+            "bounds": result.bounds, "missed": failed_phrases(result)}
 
 
 def measure_probs(probs: np.ndarray, held: FidelitySet) -> dict[str, Any]:
@@ -108,10 +99,10 @@ def measure_probs(probs: np.ndarray, held: FidelitySet) -> dict[str, Any]:
     return out
 
 
-def measure_tflite(path: str | Path, held: FidelitySet) -> dict[str, Any]:
-    """Run the .tflite file through LiteRT on the held-out images; `measure_probs` of its answers."""
+def measure_tflite(path: str | Path, held: Judged, cfg: Config, precision: str) -> ExportParity:
+    """Run the .tflite file through LiteRT on the held-out images, as `parity` runs it, and judge it."""
     from flowers_mobile.runtimes.litert import LiteRTPredictor
 
     with LiteRTPredictor(path) as predictor:
         probs = predictor.predict(held.images)
-    return measure_probs(probs, held)
+    return judge_probs(Path(path).name, "tflite", precision, "litert", probs, held, cfg)

@@ -9,8 +9,10 @@ layer, the root-mean-square error in units of that layer's quantization step (RM
 is what rounding alone gives). The worst layers are then kept in float one at a time, most
 sensitive first, for as long as
 
-- the model agrees with the float model on the calibration images less than the limits ask
-  (the held-out images that judge the result are never used to steer it), and
+- the model agrees with the float model on the calibration images less than its row of
+  `parity.limits` asks (agreement with near-ties apart, as the judge counts it; a point estimate
+  here, because this steers a search: the held-out images that judge the result, with intervals,
+  are never used to steer it), and
 - the file stays within `budget` times the plain int8 size (a float layer keeps float32 weights:
   a late 1x1 convolution can cost a megabyte, so a layer that would overrun the budget is
   skipped and the next one tried).
@@ -90,23 +92,22 @@ def layer_sensitivity(debugger: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: -r["rmse_over_scale"])
 
 
-def convert_with_fallback(function: Any, representative: np.ndarray, *, min_agreement: float = 0.98,
-                          min_confident_agreement: float = 0.99, margin: float = 0.2,
+def convert_with_fallback(function: Any, representative: np.ndarray, limits: Any, *,
                           budget: float = DEFAULT_BUDGET, max_tries: int = MAX_TRIES) -> FallbackResult:
     """int8 of the frozen `function` with its most sensitive layers in float (see the module docstring).
 
     Args:
         function: the frozen classifier (`tflite.frozen_function`).
         representative: raw-pixel calibration images (N, H, W, 3); also the images that steer the choice.
-        min_agreement, min_confident_agreement, margin: stop once the calibration images agree this well
-            with the float model (confident: its top-2 margin above `margin`).
+        limits: the int8_fallback row of `parity.limits` (`VariantLimits`): stop once the calibration
+            images agree with the float model at `min_agreement`, near-ties (`near_tie_margin`) apart.
         budget: largest file size allowed, as a multiple of the plain int8 size.
         max_tries: layers tried at most.
     """
     import tensorflow as tf
 
-    from flowers_mobile.export.fidelity import FidelitySet, measure_probs
-    from flowers_mobile.export.tflite import quiet_tf
+    from flowers_mobile.judge.figures import compare
+    from flowers_mobile.tf_quiet import quiet_tf
 
     gen = _dataset(representative)
     with quiet_tf():
@@ -117,15 +118,17 @@ def convert_with_fallback(function: Any, representative: np.ndarray, *, min_agre
         debugger = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=gen)
         ranked = layer_sensitivity(debugger)
         plain = debugger.get_nondebug_quantized_model()
-    held = FidelitySet(images=representative, reference=predict(float_model, representative), true=None,
-                       splits=["train"], margin=margin)
+    reference = predict(float_model, representative)
+    names = [f"calibration_{i}" for i in range(len(representative))]
+    classes = [str(c) for c in range(reference.shape[1])]
 
     def figures(flatbuffer: bytes) -> dict[str, Any]:
-        return measure_probs(predict(flatbuffer, representative), held)
+        out = compare(reference, predict(flatbuffer, representative), None, classes, names, worst=0,
+                      near_tie_margin=limits.near_tie_margin)
+        return {k: out[k] for k in ("agreement", "top1_agreement", "max_abs_diff", "mean_tv")}
 
     def good(f: dict[str, Any]) -> bool:
-        confident = f["confident_agreement"]
-        return f["top1_agreement"] >= min_agreement and (confident is None or confident >= min_confident_agreement)
+        return f["agreement"] is None or f["agreement"] >= limits.min_agreement
 
     best, best_figures, chosen = plain, figures(plain), []
     result = FallbackResult(plain, [], len(plain), sensitivity=ranked)

@@ -4,16 +4,19 @@ while the other targets run, and `flowers.tflite`, the default chosen by measure
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowers_mobile import variants
 from flowers_mobile.config import Config
 from flowers_mobile.export.choose_default import measure_and_choose
+from flowers_mobile.export.fidelity import verdict_record
 from flowers_mobile.export.steps import Steps
 from flowers_mobile.export.tflite import DEFAULT_TFLITE
 from flowers_mobile.formats.manifest import DEFAULT_ARTIFACTS, Artifact, describe_artifact
 from flowers_mobile.fsutil import atomic_write_bytes
+from flowers_mobile.judge import limits_for, settle
 
 if TYPE_CHECKING:
     from flowers_mobile.export.convert import _Job
@@ -66,18 +69,20 @@ class TFLiteWork:
         fallback = self._fallback(artifacts) if cfg.export.int8_fallback_budget > 0 \
             and self.representative is not None else None
         with steps.step("TFLite fidelity on held-out images, default choice"):
-            choice = measure_and_choose(tmp, job.precisions, self.model, job.dataset, job.labels,
-                                        self.info.input_size, cfg, job.forced, fallback)
-        for row in choice.candidates:  # every measured artifact carries its own figures
-            if "top1_agreement" in row:
-                artifacts[row["precision"]].extra["fidelity"] = {k: v for k, v in row.items() if k != "precision"}
+            choice, results = measure_and_choose(tmp, job.precisions, job.held, cfg, job.forced, fallback)
+        for precision, result in results.items():  # every judged artifact carries its own verdict
+            artifacts[precision].extra["fidelity"] = verdict_record(result)
         default = choice.precision
         shutil.copyfile(tmp / variants.tflite_file(default), tmp / DEFAULT_TFLITE)
         first = _tflite_artifact(tmp, DEFAULT_TFLITE, default, (tmp / DEFAULT_TFLITE).read_bytes(), job.labels,
                                  self.representative)
         first.default_for = [p for p, f in DEFAULT_ARTIFACTS.items() if f == DEFAULT_TFLITE]
+        shipped = None
+        if default in results:  # the same figures, judged as the file that ships
+            shipped = replace(results[default], file=DEFAULT_TFLITE, ships=True, checks=list(results[default].checks))
+            settle(shipped, cfg.parity.strict)
         first.extra.update(copy_of=variants.tflite_file(default), default_choice=choice.to_dict(),
-                           fidelity=artifacts[default].extra.get("fidelity"))
+                           fidelity=None if shipped is None else verdict_record(shipped))
         return [first, *artifacts.values()]
 
     def _fallback(self, artifacts: dict[str, Artifact]) -> Any:
@@ -88,11 +93,9 @@ class TFLiteWork:
             from flowers_mobile.export.int8_fallback import convert_with_fallback
 
             with self.steps.step("int8 with float fallback for its most sensitive layers"):
-                pc = cfg.parity
                 result = convert_with_fallback(self.function, self.representative,
-                                               min_agreement=pc.int8_min_top1_agreement,
-                                               min_confident_agreement=pc.int8_min_confident_agreement,
-                                               margin=pc.confident_margin, budget=cfg.export.int8_fallback_budget)
+                                               limits_for("int8_fallback", cfg.parity),
+                                               budget=cfg.export.int8_fallback_budget)
                 art = _write_tflite(self.tmp, "int8_fallback", result.flatbuffer, self.job.labels, cfg,
                                     self.representative)
             art.extra["fallback"] = {"float_layers": result.float_layers, "plain_int8_bytes": result.plain_bytes,

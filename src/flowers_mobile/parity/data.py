@@ -1,5 +1,6 @@
-"""The images parity runs on: the held-out split of a labelled dataset, or every image of a
-folder of unlabelled images (agreement only), decoded once as uint8 (N, H, W, 3)."""
+"""The images parity runs on: the held-out images of a labelled dataset (`judge.heldout`, the
+same `convert` judges), or every image of a folder of unlabelled images (agreement only),
+decoded once as uint8 (N, H, W, 3)."""
 
 from __future__ import annotations
 
@@ -35,15 +36,14 @@ def _cap(cfg: Config, max_images: int | None) -> int:
 
 
 def _labelled(data_dir: Path, cfg: Config, labels: list[str], cap: int) -> tuple[str, list[Path], list[int], list[str]]:
-    from flowers_mobile.data.sources import load_dataset, stratified_sample
+    from flowers_mobile.data.sources import load_dataset
+    from flowers_mobile.judge.heldout import held_out_samples
 
     dataset = load_dataset(data_dir, cfg.data)
-    split = "test" if dataset.test else "val"
-    samples = dataset.split(split)
+    samples, splits = held_out_samples(dataset, cap, cfg.data.seed)
     if not samples:
         raise UserError(f"{data_dir} has no test or validation images", hint="give a folder with held-out images")
-    if len(samples) > cap:
-        samples = stratified_sample(samples, cap, cfg.data.seed)
+    split = "+".join(splits)
     index = {name: i for i, name in enumerate(labels)}
     notes = []
     missing = [c for c in dataset.classes if c not in index]
@@ -58,8 +58,8 @@ def held_out_images(data_dir: Path, cfg: Config, labels: list[str], image_size: 
                     max_images: int | None) -> HeldOut:
     """Load parity's images once.
 
-    A labelled dataset (class folders named after the labels, or pre-split) gives its test split
-    (else validation), stratified over classes down to the cap. A folder of unlabelled images
+    A labelled dataset (class folders named after the labels, or pre-split) gives its validation
+    and test splits (`judge.heldout.held_out_samples`), stratified over classes down to the cap. A folder of unlabelled images
     (`data.sources.unlabelled_images`: images directly inside, or no sub-folder named after a
     label) gives all its images at any depth, spread over its folders down to the cap; there is
     no accuracy then. Undecodable images are skipped and reported; none decodable is a UserError.

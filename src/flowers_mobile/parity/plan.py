@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flowers_mobile.formats.manifest import DEFAULT_ARTIFACTS, Artifact
-from flowers_mobile.runtimes.base import runtime_available
+from flowers_mobile.runtimes.base import runtime_available, unavailable_reason
 from flowers_mobile.variants import METADATA_RUNTIMES, plan_runtimes
 
 __all__ = ["METADATA_RUNTIMES", "default_runtime", "is_android_default", "plan_runs", "runtime_available", "runtimes_for"]
@@ -61,7 +61,9 @@ def plan_runs(artifacts: list[dict[str, Any]], overrides: dict[str, str] | None 
 
     Every artifact runs, including `flowers.tflite`, a copy of the precision `convert` chose as
     the default: it is the file the Android app ships, so its own row shows it through LiteRT
-    beside MediaPipe Tasks and the Task Library (one more LiteRT run costs milliseconds).
+    beside MediaPipe Tasks and the Task Library (one more LiteRT run costs milliseconds). A
+    metadata runtime that is not installed here (the Task Library is optional) is skipped with
+    a note; a runtime that is installed but cannot run a file gets an `error` row instead.
     """
     plan: list[tuple[dict[str, Any], str]] = []
     notes: list[str] = []
@@ -70,5 +72,11 @@ def plan_runs(artifacts: list[dict[str, Any]], overrides: dict[str, str] | None 
         if art["sha256"] in copies:
             notes.append(f"{art['file']} has the same bytes as {copies[art['sha256']]}")
         copies.setdefault(art["sha256"], art["file"])
-        plan += [(art, runtime) for runtime in runtimes_for(art, overrides)]
+        forced = bool(overrides) and bool(overrides.get(art["file"]) or overrides.get(art["format"]))
+        for runtime in runtimes_for(art, overrides):
+            reason = None if forced or runtime not in METADATA_RUNTIMES else unavailable_reason(runtime)
+            if reason is not None:
+                notes.append(f"{art['file']} not run through {runtime}: {reason}")
+                continue
+            plan.append((art, runtime))
     return plan, notes

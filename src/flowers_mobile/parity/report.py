@@ -81,8 +81,18 @@ def undecided_line(e: ExportParity) -> str:
 
 
 def _limits_text(e: ExportParity) -> str:
-    shown = [c for c in e.checks if c.metric not in ("labels", "input_size")]
+    shown = [c for c in e.checks if c.metric not in ("labels", "input_size", "category_names",
+                                                     "top1_agreement_with_litert")]
     return ", ".join(f"{c.metric} {c.op} {fmt_value(c.limit)}" for c in shown) or "-"
+
+
+def _answer(e: ExportParity) -> str:
+    from flowers_mobile.judge.verdict import answer_text
+
+    verdict = e.verdict.upper() if e.verdict in ("fail", "error") else e.verdict
+    if e.verdict == "inconclusive":
+        verdict += f" ({decide_text(e)})"
+    return f"{verdict}: {answer_text(e)}" + (" (ships)" if e.ships else "")
 
 
 def _table(report: ParityReport) -> list[str]:
@@ -92,9 +102,7 @@ def _table(report: ParityReport) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in report.exports:
-        verdict = e.verdict.upper() if e.verdict == "fail" else e.verdict
-        if e.verdict == "inconclusive":
-            verdict += f" ({decide_text(e)})"
+        verdict = _answer(e)
         lines.append(
             f"| {e.file} | {e.runtime} | {e.variant} | {agreement_text(e)} | {e.near_ties} ({e.near_tie_flips} flipped) "
             f"| {pct(e.top5_agreement)} | {sci(e.p99_abs_diff)} / {sci(e.max_abs_diff)} | {sci(e.mean_tv)} "
@@ -142,10 +150,21 @@ def render_markdown(report: ParityReport) -> str:
     ]
     if report.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
-    for title, items in (("Failed", report.failures()), ("Inconclusive", report.inconclusive())):
+    for title, items in (("Failed", report.failures()), ("Faithful, below the bar (not shipped)", report.below_bar()),
+                         ("Inconclusive", report.inconclusive())):
         if items:
             lines += ["", f"## {title}", ""] + [f"- {f}" for f in items]
-    lines += ["", "## Limits", ""]
+    lines += ["", "## Faithfulness bounds, derived from the model", "",
+              "| variant | reference | its mean TV / p99 to Keras | multiple | bound mean TV / p99 |", "|---|---|---|---|---|"]
+    seen = set()
+    for e in report.exports:
+        b = e.bounds
+        if b and b["variant"] not in seen:
+            seen.add(b["variant"])
+            floored = f" (floor: {', '.join(b['floored'])})" if b["floored"] else ""
+            lines.append(f"| {b['variant']} | {b['scheme']} | {sci(b['reference_mean_tv'])} / {sci(b['reference_p99'])} "
+                         f"| {b['multiple']:g} | {sci(b['mean_tv'])} / {sci(b['p99_abs_diff'])}{floored} |")
+    lines += ["", "## Limits (the quality bar: fit to ship)", ""]
     lines += [f"- `{k}`: {v}" for k, v in report.limits.items() if k != "limits"]
     lines += [f"- `limits.{name}`: " + ", ".join(f"{k} {v}" for k, v in row.items())
               for name, row in report.limits.get("limits", {}).items()]

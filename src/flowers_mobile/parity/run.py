@@ -20,14 +20,22 @@ from flowers_mobile.formats.manifest import (
     verify_manifest,
 )
 from flowers_mobile.fsutil import atomic_write_json, atomic_write_text, sha256_path
+from flowers_mobile.judge import (
+    Check,
+    ExportParity,
+    Judged,
+    assess,
+    judged,
+    limits_for,
+    settle,
+    variant_of,
+)
+from flowers_mobile.judge.stats import CONFIDENCE
 from flowers_mobile.labels import read_labels
 from flowers_mobile.parity.data import HeldOut, held_out_images
-from flowers_mobile.parity.metrics import compare
 from flowers_mobile.parity.plan import METADATA_RUNTIMES, plan_runs
-from flowers_mobile.parity.result import Check, ExportParity, ParityReport, combine, passes
-from flowers_mobile.parity.stats import CONFIDENCE
-from flowers_mobile.parity.verdict import judge, limits_for, variant_of
-from flowers_mobile.runtimes.base import load_predictor
+from flowers_mobile.parity.result import ParityReport
+from flowers_mobile.runtimes.base import RuntimeUnavailable, load_predictor, unavailable_reason
 
 PARITY_JSON = "parity.json"
 PARITY_MD = "parity.md"
@@ -42,7 +50,7 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
     Args:
         model_path: the Keras model (.keras / .h5) the export came from; labels.txt beside it.
         export_dir: a `convert` output folder (manifest.json, labels.txt, artifacts).
-        data_dir: a labelled data folder (its test split, else validation, is used) or a folder
+        data_dir: a labelled data folder (its validation and test splits are used) or a folder
             of unlabelled images (all of them; agreement only).
         cfg: config (data split settings, `parity` limits and default image cap).
         max_images: cap on images (stratified over classes); default `cfg.parity.max_images`.
@@ -52,8 +60,9 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
         strict: inconclusive verdicts do not pass (default `cfg.parity.strict`).
     Returns:
         The report. Bad input (no manifest, a tampered artifact, labels that differ, no
-        readable image, an unavailable runtime, a variant without limits) raises `UserError`
-        before anything is written.
+        readable image, a forced runtime that is not installed, a variant without limits) raises
+        `UserError` before anything is written. A runtime that cannot load or run one artifact
+        gives that run an `error` verdict with its reason; every other run is still judged.
     """
     say = progress or (lambda _msg: None)
     strict = cfg.parity.strict if strict is None else strict
@@ -67,8 +76,9 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
     plan, notes = _plan(manifest, runtimes)
     for art, _ in plan:
         limits_for(_variant(art), cfg.parity)  # a variant without limits: exit 2 before any work
-    held, reference = _reference(model_path, export_dir, manifest, export_labels, data_dir, cfg, max_images,
-                                 notes, say)
+    held, judged_set = _reference(model_path, export_dir, manifest, export_labels, data_dir, cfg, max_images,
+                                  notes, say)
+    reference = judged_set.reference
     labels, true = export_labels, held.true
     keras_acc = float(np.mean(reference.argmax(1) == true)) if true is not None else None
     keras_per_class = {labels[c]: float(np.mean(reference.argmax(1)[true == c] == c))
@@ -77,11 +87,12 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
     results, top1 = [], {}
     for art, runtime in plan:
         say(f"{art.file} through {runtime}")
-        result, probs = _run_one(export_dir, art, runtime, held, reference, labels, cfg, strict)
+        result, probs = _run_one(export_dir, art, runtime, held, judged_set, labels, cfg, strict)
         results.append(result)
         if probs is not None:
             top1[(art.sha256, runtime)] = probs.argmax(1)
     _check_same_top1_as_litert(results, plan, top1, strict)
+    _name_runtimes_that_ran(results)
 
     report = ParityReport(
         model=str(model_path), export_dir=str(export_dir), data=str(data_dir), split=held.split,
@@ -106,26 +117,54 @@ def _variant(art: Artifact) -> str:
 
 def _reference(model_path: Path, export_dir: Path, manifest: Manifest, export_labels: list[str],
                data_dir: Path, cfg: Config, max_images: int | None, notes: list[str],
-               say: Callable[[str], None]) -> tuple[HeldOut, np.ndarray]:
-    """Load the Keras model, check it is the export's, load the images and run Keras on them."""
+               say: Callable[[str], None]) -> tuple[HeldOut, Judged]:
+    """Check the Keras model is the export's, load the images and run Keras on them, with the
+    normalization `convert --normalize` put in front of the exports (the manifest records it)."""
+    from flowers_mobile.keras_file import load_keras_model
+    from flowers_mobile.runtimes.keras_runtime import check_classifier_shapes
+
     say(f"loading {model_path.name}")
-    keras = load_predictor(model_path, "keras")
-    try:
-        if keras.labels != export_labels:
-            raise UserError(f"{model_path}'s labels ({model_path.parent / 'labels.txt'}) differ from the export's "
-                            f"({export_dir / manifest.labels.file}): {_label_diff(keras.labels, export_labels)}",
-                            hint="the export was made from another model; re-run `flowers-mobile convert`")
-        source = manifest.source_model
-        if source is not None and source.sha256 and source.sha256 != sha256_path(model_path):
-            notes.append(f"{model_path.name} is not the file this export was made from "
-                         f"(manifest: {source.file}, sha256 {source.sha256[:12]}…)")
-        say("loading held-out images")
-        held = held_out_images(data_dir, cfg, keras.labels, keras.input_size, max_images)
-        notes += held.notes
-        say(f"Keras on {len(held.images)} images")
-        return held, keras.predict(held.images)
-    finally:
-        keras.close()
+    keras_labels = read_labels(model_path.parent / "labels.txt")
+    if keras_labels != export_labels:
+        raise UserError(f"{model_path}'s labels ({model_path.parent / 'labels.txt'}) differ from the export's "
+                        f"({export_dir / manifest.labels.file}): {_label_diff(keras_labels, export_labels)}",
+                        hint="the export was made from another model; re-run `flowers-mobile convert`")
+    source = manifest.source_model
+    if source is not None and source.sha256 and source.sha256 != sha256_path(model_path):
+        notes.append(f"{model_path.name} is not the file this export was made from "
+                     f"(manifest: {source.file}, sha256 {source.sha256[:12]}…)")
+    size, classes = check_classifier_shapes(load_keras_model(model_path), model_path)
+    if classes != len(keras_labels):
+        raise UserError(f"{model_path}: the model has {classes} outputs but its labels file has "
+                        f"{len(keras_labels)} labels", hint="give the labels.txt written with this model")
+    say("loading held-out images")
+    held = held_out_images(data_dir, cfg, keras_labels, size, max_images)
+    notes += held.notes
+    scale, offset = _normalization(manifest)
+    say(f"Keras on {len(held.images)} images")
+    return held, judged(lambda: load_keras_model(model_path), held.images, held.true, keras_labels, held.paths,
+                        held.split.split("+"), scale, offset)
+
+
+def _normalization(manifest: Manifest) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
+    """The (scale, offset) `convert --normalize` put in front of the exports: the Keras model takes
+    `x * scale + offset` of the raw pixels the exports take. (None, None): none."""
+    config = manifest.export_config or {}
+    scale, offset = config.get("normalize_scale"), config.get("normalize_offset")
+    if scale is not None and offset is not None:
+        return tuple(float(v) for v in scale), tuple(float(v) for v in offset)
+    text = str(config.get("normalize") or "none")
+    if text == "none":
+        return None, None
+    # Manifests written before the scale and offset were recorded: "name: x * S + O".
+    import re
+
+    numbers = re.findall(r"-?[0-9.]+(?:e-?[0-9]+)?", text.split(":", 1)[-1])
+    if len(numbers) == 2:
+        return (float(numbers[0]),) * 3, (float(numbers[1]),) * 3
+    if len(numbers) == 6:
+        return tuple(map(float, numbers[:3])), tuple(map(float, numbers[3:]))
+    raise UserError(f"manifest.json: cannot read the normalization {text!r}", hint="re-run `flowers-mobile convert`")
 
 
 def _check_same_top1_as_litert(results: list[ExportParity], plan: list[tuple[Artifact, str]],
@@ -141,8 +180,18 @@ def _check_same_top1_as_litert(results: list[ExportParity], plan: list[tuple[Art
         same = agreement == 1.0
         result.checks.append(Check("top1_agreement_with_litert", "==", 1.0, agreement,
                                    "pass" if same else "fail", same))
-        result.verdict = "fail" if result.error is not None else combine([c.verdict for c in result.checks])
-        result.passed = passes(result.verdict, strict)
+        settle(result, strict)
+
+
+def _name_runtimes_that_ran(results: list[ExportParity]) -> None:
+    """An error row says which other runtimes ran the same file: "the Task Library could not load
+    it ... (litert, mediapipe run it)" is a runtime's limit, not a broken file."""
+    for result in results:
+        if result.error is None:
+            continue
+        ran = [r.runtime for r in results if r.file == result.file and r.error is None]
+        if ran:
+            result.error += f" ({', '.join(ran)} ran it)"
 
 
 def _category_check(predictor: Any, images: np.ndarray, labels: list[str]) -> Check:
@@ -153,52 +202,52 @@ def _category_check(predictor: Any, images: np.ndarray, labels: list[str]) -> Ch
                  "pass" if same else "fail", same)
 
 
-def _run_one(export_dir: Path, art: Artifact, runtime: str, held: HeldOut, reference: np.ndarray,
+def _run_one(export_dir: Path, art: Artifact, runtime: str, held: HeldOut, judged_set: Judged,
              labels: list[str], cfg: Config, strict: bool) -> tuple[ExportParity, np.ndarray | None]:
-    variant = _variant(art)
-    limits = limits_for(variant, cfg.parity)
+    """One artifact through one runtime, judged. A runtime that cannot load or run the artifact
+    gives an `error` verdict with its one-line reason (never an exception: the others still run)."""
     images = held.images
     result = ExportParity(file=art.file, runtime=runtime, format=art.format, precision=art.precision,
-                          variant=variant, images=len(images))
+                          variant=_variant(art), images=len(images), ships=bool(art.default_for))
     start = time.perf_counter()
     probs: np.ndarray | None = None
-    predictor = load_predictor(export_dir / art.file, runtime)  # UserError (exit 2) when unavailable
+    reason = unavailable_reason(runtime)
+    if reason is not None:  # asked for by name (--runtime) and not installed here: bad input, exit 2
+        raise RuntimeUnavailable(f"runtime {runtime!r} cannot run here: {reason}",
+                                 hint="install it, or leave --runtime out to use what is here")
     try:
-        result.describe = predictor.describe()
-        if tuple(predictor.input_size) != tuple(images.shape[1:3]):
-            result.checks.append(Check("input_size", "==", list(images.shape[1:3]), list(predictor.input_size),
-                                       "fail", False))
-            result.error = f"input size {predictor.input_size} differs from the Keras model's {images.shape[1:3]}"
-        else:
-            same = predictor.labels == labels
-            result.checks.append(Check("labels", "==", "export labels.txt", "same" if same
-                                       else _label_diff(predictor.labels, labels), "pass" if same else "fail", same))
-            if runtime in METADATA_RUNTIMES:
-                result.checks.append(_category_check(predictor, images, labels))
-            probs = _predict(predictor, images, result)
-            if probs is not None and probs.shape != reference.shape:
-                result.error = f"output shape {probs.shape} differs from the Keras model's {reference.shape}"
-            elif probs is not None:
-                figures = compare(reference, probs, held.true, labels, held.paths,
-                                  near_tie_margin=limits.near_tie_margin, p99_limit=limits.max_p99_abs_diff)
-                for key, value in figures.items():
-                    setattr(result, key, value)
-    finally:
-        predictor.close()
+        predictor = load_predictor(export_dir / art.file, runtime)
+    except Exception as exc:  # UserError included: this runtime, installed, cannot open this file
+        result.error = f"{runtime} could not load it: {_reason(exc)}"
+        predictor = None
+    if predictor is not None:
+        try:
+            result.describe = predictor.describe()
+            if tuple(predictor.input_size) != tuple(images.shape[1:3]):
+                result.checks.append(Check("input_size", "==", list(images.shape[1:3]), list(predictor.input_size),
+                                           "fail", False))
+            else:
+                same = predictor.labels == labels
+                result.checks.append(Check("labels", "==", "export labels.txt", "same" if same
+                                           else _label_diff(predictor.labels, labels), "pass" if same else "fail",
+                                           same))
+                if runtime in METADATA_RUNTIMES:
+                    result.checks.append(_category_check(predictor, images, labels))
+                probs = np.asarray(predictor.predict(images), dtype=np.float32)
+        except Exception as exc:
+            result.error = f"{runtime} could not run it: {_reason(exc)}"
+            probs = None
+        finally:
+            predictor.close()
+    assess(result, probs, judged_set, cfg.parity, strict)
     result.seconds = time.perf_counter() - start
-    judge(result, limits, held.true is not None, strict)
     return result, (probs if result.error is None else None)
 
 
-def _predict(predictor: Any, images: np.ndarray, result: ExportParity) -> np.ndarray | None:
-    """The export's probabilities; a runtime that crashes on this artifact fails parity, with the reason."""
-    try:
-        return np.asarray(predictor.predict(images), dtype=np.float32)
-    except UserError:
-        raise
-    except Exception as exc:
-        result.error = f"{type(exc).__name__}: {first_line(exc, '')}"[:300]
-        return None
+def _reason(exc: BaseException) -> str:
+    """One line: a UserError's own, else the exception's type and first line."""
+    text = exc.one_line() if isinstance(exc, UserError) else f"{type(exc).__name__}: {first_line(exc, '')}"
+    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 def _label_diff(got: list[str], expected: list[str]) -> str:

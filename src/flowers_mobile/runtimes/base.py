@@ -180,6 +180,11 @@ def runtime_available(name: str) -> bool:
     return _resolve(name)["available"]() is None
 
 
+def unavailable_reason(name: str) -> str | None:
+    """Why runtime `name` cannot run here (not installed, wrong platform), or None when it can."""
+    return _resolve(name)["available"]()
+
+
 def load_predictor(path: str | os.PathLike[str], runtime: str | None = None, *,
                    threads: int | None = None) -> Predictor:
     """Open `path` with `runtime`, or with the first runtime available for its format."""

@@ -1,4 +1,5 @@
-"""The figures parity compares an export by, from its probabilities and the Keras model's."""
+"""The figures an artifact is judged by, from its probabilities and the Keras model's: the same
+for `convert` (while choosing what ships) and for `parity`."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from flowers_mobile.export.fidelity import top2_margin
-from flowers_mobile.parity.stats import robust_percentile
+from flowers_mobile.judge.stats import robust_percentile
 
 #: How many of the most-disagreeing images each export lists.
 WORST_IMAGES = 5
@@ -16,6 +16,22 @@ WORST_IMAGES = 5
 NEAR_TIE_IMAGES = 10
 #: Top-k for the "top-5 agreement": Keras's top-1 class is among the export's top k.
 TOP_K = 5
+
+
+def top2_margin(probs: np.ndarray) -> np.ndarray:
+    """Per image: top-1 probability minus top-2 probability, in float64 (1 with a single class).
+    The one definition of Keras's "margin": near-ties and confident images both use it."""
+    if probs.shape[1] < 2:
+        return np.ones(len(probs))
+    top = -np.sort(-probs.astype(np.float64), axis=1)[:, :2]
+    return top[:, 0] - top[:, 1]
+
+
+def distance(reference: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
+    """(mean total-variation distance, robust p99 of per-image max |Δp|) of `probs` to `reference`:
+    the two figures faithfulness is judged by, and what a derived bound is a multiple of."""
+    diff = np.abs(probs.astype(np.float64) - reference.astype(np.float64))
+    return float(0.5 * diff.sum(axis=1).mean()), robust_percentile(diff.max(axis=1), 0.99)
 
 
 def compare(reference: np.ndarray, probs: np.ndarray, true: np.ndarray | None, labels: list[str],

@@ -1,15 +1,23 @@
-"""From figures to verdicts: each export's limits (its row of `parity.limits`) and what the sample
-says about each one: pass, fail, or inconclusive with how many images would decide it.
+"""From figures to verdicts, the one judge `convert` and `parity` share. Each artifact gets two answers:
 
-- agreement >= min_agreement, on the images that are not near-ties: its 95% Clopper-Pearson
-  interval decides (below the limit: fail; at or above: pass; straddling: inconclusive).
-- accuracy drop <= max_accuracy_drop (labels known): the paired counts' 95% interval decides
-  the same way; the exact McNemar p-value is reported beside it.
-- p99 of per-image max |Δp| <= max_p99_abs_diff: a sample p99 within the bound passes; above
-  it, the images over the bound are counted, and it fails only when their 95% interval lies
-  above 1% of images (the p99 is a 1%-tail claim), else inconclusive.
-- mean total-variation distance <= max_mean_tv (the artifact judged on its own): pass or fail
-  on the value (a mean over every image is stable where a tail quantile is not).
+faithful (a conversion without defect; `question="faithful"`)
+  - labels, input size and category names match (the caller's checks);
+  - mean total-variation distance <= the bound derived from the model (`judge.reference`):
+    pass or fail on the value (a mean over every image is stable where a tail quantile is not);
+  - p99 of per-image max |Δp| <= its derived bound: a sample p99 within it passes; above it, the
+    images over the bound are counted, and it fails only when their 95% interval lies above 1%
+    of images (the p99 is a 1%-tail claim), else inconclusive.
+fit to ship (the user's quality bar, the variant's row of `parity.limits`; `question="fit"`)
+  - agreement >= min_agreement on the images that are not near-ties: its 95% Clopper-Pearson
+    interval decides (below: fail; at or above: pass; straddling: inconclusive);
+  - accuracy drop <= max_accuracy_drop (labels known): the paired counts' 95% interval decides
+    the same way; the exact McNemar p-value is reported beside it.
+
+The artifact's verdict: error when a runtime could not run it; fail when it is not faithful, or
+when it ships (an app takes it) and is not fit to ship; otherwise the faithful answer combined
+with, for what ships, the fit answer. A faithful artifact below the bar that does not ship
+passes: that is what its precision costs on this model, not a defect. Inconclusive is never a
+pass or a miss: it stays inconclusive, with the images that would decide it.
 """
 
 from __future__ import annotations
@@ -21,8 +29,9 @@ from typing import Any
 from flowers_mobile import variants
 from flowers_mobile.config import ParityConfig, VariantLimits
 from flowers_mobile.errors import UserError
-from flowers_mobile.parity.result import Check, ExportParity, combine, passes
-from flowers_mobile.parity.stats import (
+from flowers_mobile.judge.reference import Bounds
+from flowers_mobile.judge.result import Check, ExportParity, combine, passes
+from flowers_mobile.judge.stats import (
     CONFIDENCE,
     MAX_IMAGES_TO_DECIDE,
     agreement_sizer,
@@ -66,6 +75,11 @@ def _check(metric: str, op: str, limit: float, value: Any, verdict: str, strict:
     return Check(metric, op, limit, value, verdict, passes(verdict, strict), **extra)
 
 
+def _fit(check: Check) -> Check:
+    check.question = "fit"
+    return check
+
+
 def agreement_check(result: ExportParity, limits: VariantLimits, strict: bool,
                     confidence: float = CONFIDENCE) -> Check:
     """Agreement on the decided (not near-tie) images against `min_agreement`."""
@@ -106,14 +120,14 @@ def accuracy_check(result: ExportParity, limits: VariantLimits, strict: bool,
 P99_TAIL = 0.01
 
 
-def p99_check(result: ExportParity, limits: VariantLimits, strict: bool, confidence: float = CONFIDENCE) -> Check:
-    """The p99 of per-image max |Δp| against `max_p99_abs_diff`, judged by the count above it.
+def p99_check(result: ExportParity, bounds: Bounds, strict: bool, confidence: float = CONFIDENCE) -> Check:
+    """The p99 of per-image max |Δp| against its derived bound, judged by the count above it.
 
     A p99 at n images is nearly the (n/100)-th largest value, so one near-tie image more or less
     moves it across a bound set at the precision's own tail: a p99 above the bound fails only
     when more than 1% of images exceed the bound with 95% confidence.
     """
-    limit, value, n, over = limits.max_p99_abs_diff, result.p99_abs_diff, result.images, result.over_p99_limit
+    limit, value, n, over = bounds.p99_abs_diff, result.p99_abs_diff, result.images, result.over_p99_limit
     if value <= limit:
         return _check("p99_abs_diff", "<=", limit, value, "pass", strict)
     if over is None or n == 0:  # no count to weigh: judged on the value
@@ -129,30 +143,59 @@ def p99_check(result: ExportParity, limits: VariantLimits, strict: bool, confide
     return _check("p99_abs_diff", "<=", limit, value, verdict, strict, **extra)
 
 
-def judge(result: ExportParity, limits: VariantLimits, labels_known: bool, strict: bool,
+def judge(result: ExportParity, limits: VariantLimits, bounds: Bounds | None, labels_known: bool, strict: bool,
           confidence: float = CONFIDENCE) -> None:
-    """Append the limit checks to `result.checks` and set its verdict and `passed`.
+    """Append the checks to `result.checks` (the caller's labels / input checks stay first) and set
+    `faithful`, `fit`, `verdict` and `passed` (see the module docstring).
 
-    An export that could not be compared (`error`) fails; so does any failed check (labels and
-    input size are checked by the caller). `min_agreement` 0 and `max_accuracy_drop` 1 mean not
-    held (the float32 rows: their |Δp| bounds are the test); the intervals are still reported.
+    `min_agreement` 0 and `max_accuracy_drop` 1 mean not held (the float32 rows: faithfulness is
+    their test); the intervals are still reported. `bounds` None: no faithfulness bound could
+    be derived (nothing compared), which leaves faithful inconclusive unless a check failed.
     """
     if result.error is None and result.p99_abs_diff is not None:
         if limits.min_agreement > 0:
-            result.checks.append(agreement_check(result, limits, strict, confidence))
+            result.checks.append(_fit(agreement_check(result, limits, strict, confidence)))
         else:
             result.agreement_interval = list(clopper_pearson(result.agreements, result.decided, confidence))
         if labels_known and result.keras_right_export_wrong is not None:
             if limits.max_accuracy_drop < 1:
-                result.checks.append(accuracy_check(result, limits, strict, confidence))
+                result.checks.append(_fit(accuracy_check(result, limits, strict, confidence)))
             else:  # not held; the paired figures are still reported
                 b, c = result.keras_right_export_wrong, result.keras_wrong_export_right or 0
                 result.accuracy_drop_interval = list(paired_change_interval(b, c, result.images, confidence))
                 result.mcnemar_p = mcnemar_exact(b, c)
-        result.checks.append(p99_check(result, limits, strict, confidence))
-        value = result.mean_tv
-        result.checks.append(_check("mean_tv", "<=", limits.max_mean_tv, value,
-                                    "pass" if value <= limits.max_mean_tv else "fail", strict))
-    verdicts = [c.verdict for c in result.checks]
-    result.verdict = "fail" if result.error is not None else combine(verdicts)
+        if bounds is not None:
+            result.bounds = bounds.to_dict()
+            result.checks.append(p99_check(result, bounds, strict, confidence))
+            value = result.mean_tv
+            result.checks.append(_check("mean_tv", "<=", bounds.mean_tv, value,
+                                        "pass" if value <= bounds.mean_tv else "fail", strict))
+    settle(result, strict)
+
+
+def settle(result: ExportParity, strict: bool) -> None:
+    """`faithful`, `fit`, `verdict` and `passed` from the checks (again after a check is added)."""
+    if result.error is not None:
+        result.faithful, result.fit, result.verdict, result.passed = "error", None, "error", False
+        return
+    faithful = [c.verdict for c in result.checks if c.question == "faithful"]
+    fit = [c.verdict for c in result.checks if c.question == "fit"]
+    result.faithful = combine(faithful)
+    result.fit = combine(fit) if fit else None
+    if result.faithful == "fail":
+        result.verdict = "fail"
+    elif result.ships and result.fit is not None:
+        result.verdict = combine([result.faithful, result.fit])
+    else:
+        result.verdict = result.faithful
     result.passed = passes(result.verdict, strict)
+
+
+def answer_text(result: ExportParity) -> str:
+    """'faithful, fit to ship' / 'faithful, not fit to ship' / 'NOT faithful' / 'error: ...'."""
+    if result.verdict == "error":
+        return f"error: {result.error}"
+    faithful = {"pass": "faithful", "fail": "NOT faithful", "inconclusive": "faithful undecided"}[result.faithful]
+    fit = {None: "", "pass": ", fit to ship", "fail": ", not fit to ship",
+           "inconclusive": ", fit to ship undecided"}[result.fit]
+    return faithful + fit

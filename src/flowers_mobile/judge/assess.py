@@ -1,0 +1,86 @@
+"""The judge's entry points: the Keras reference on the judged images, and one artifact's
+probabilities -> an `ExportParity` with its figures, bounds and two answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flowers_mobile.config import ParityConfig
+from flowers_mobile.judge.figures import compare
+from flowers_mobile.judge.reference import Bounds, References, normalize_pixels
+from flowers_mobile.judge.result import Check, ExportParity
+from flowers_mobile.judge.verdict import judge, limits_for
+
+
+@dataclass
+class Judged:
+    """The judged images and what every artifact is held against on them."""
+
+    images: np.ndarray  # uint8 (N, H, W, 3), raw pixels
+    reference: np.ndarray  # float32 (N, C): Keras's probabilities
+    true: np.ndarray | None  # label indices, or None
+    labels: list[str]
+    paths: list[Path]
+    splits: list[str]
+    references: References
+    _bounds: dict[str, Bounds] = field(default_factory=dict)
+
+    def bounds(self, variant: str, pc: ParityConfig) -> Bounds:
+        """The variant's faithfulness bounds (each reference is run once)."""
+        if variant not in self._bounds:
+            self._bounds[variant] = self.references.bounds(variant, pc.faithful_multiple, pc.min_mean_tv,
+                                                           pc.min_p99_abs_diff)
+        return self._bounds[variant]
+
+    def describe(self) -> dict[str, Any]:
+        return {"images": int(len(self.images)), "splits": self.splits}
+
+
+def judged(load_model: Callable[[], Any], images: np.ndarray, true: np.ndarray | None, labels: list[str],
+           paths: list[Path], splits: list[str], scale: tuple[float, ...] | None = None,
+           offset: tuple[float, ...] | None = None) -> Judged:
+    """Run the Keras model (`load_model()`, which takes `x * scale + offset` of raw pixels) on the
+    images; its rounded copies run later, when a variant's bounds are first asked for."""
+    from flowers_mobile.judge.reference import CHUNK
+
+    inputs = normalize_pixels(images, scale, offset)
+    model = load_model()
+    reference = np.concatenate([np.asarray(model(inputs[i:i + CHUNK], training=False), np.float32)
+                                for i in range(0, len(inputs), CHUNK)])
+    return Judged(images, reference, true, labels, paths, splits, References(load_model, inputs, reference))
+
+
+def assess(result: ExportParity, probs: np.ndarray | None, held: Judged, pc: ParityConfig, strict: bool) -> None:
+    """Figures of `probs` against Keras on `held`, then the verdict (`judge.verdict.judge`).
+
+    `result` names the artifact (file, runtime, format, precision, variant, ships) and may carry
+    the caller's checks already (labels, input size) or an `error`; `probs` None: nothing ran.
+    """
+    limits = limits_for(result.variant, pc)
+    bounds = None
+    if result.error is None and probs is not None:
+        if probs.shape != held.reference.shape:
+            result.error = f"output shape {probs.shape} differs from the Keras model's {held.reference.shape}"
+        else:
+            bounds = held.bounds(result.variant, pc)
+            figures = compare(held.reference, probs, held.true, held.labels, held.paths,
+                              near_tie_margin=limits.near_tie_margin, p99_limit=bounds.p99_abs_diff)
+            for key, value in figures.items():
+                setattr(result, key, value)
+    judge(result, limits, bounds, held.true is not None, strict)
+
+
+def failed_phrases(result: ExportParity) -> list[str]:
+    """One phrase per check that is not a pass ("mean_tv fail (0.012 <= 0.004)")."""
+    def phrase(c: Check) -> str:
+        if isinstance(c.value, float) and isinstance(c.limit, float):
+            return f"{c.metric} {c.verdict} ({c.value:.4g} {c.op} {c.limit:.4g})"
+        return f"{c.metric} {c.verdict}"
+
+    out = [phrase(c) for c in result.checks if c.verdict != "pass"]
+    return [f"error: {result.error}"] + out if result.error else out
