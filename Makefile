@@ -43,6 +43,7 @@ arm-root: setup
 	$(PY) tools/fetch_arm_root.py --install-debs
 
 test-python: setup arm-root
+	bash tools/test_debs.sh
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test-swift:
