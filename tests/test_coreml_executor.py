@@ -371,7 +371,7 @@ def _resnet_stem_model():
 def test_keras_models_with_the_new_ops_run_like_keras(tmp_path, build, ops):
     import keras
 
-    from flowers_mobile.config import ExportConfig, ParityLimits
+    from flowers_mobile.config import ExportConfig
     from flowers_mobile.export.coreml import export_coreml
 
     keras.utils.set_random_seed(4)
@@ -382,7 +382,9 @@ def test_keras_models_with_the_new_ops_run_like_keras(tmp_path, build, ops):
     pixels = np.random.default_rng(6).integers(0, 256, (6, size, size, 3)).astype(np.uint8)
     want = model(pixels.astype(np.float32), training=False).numpy()
     for artifact in artifacts:
-        limit = 1e-4 if artifact.precision == "float32" else ParityLimits().coreml_float16.max_p99_abs_diff
+        # float16 compute on these small random models moves a probability by a few 1e-3 at most: 0.03
+        # is the bound the float16 package was held to before limits came from the model.
+        limit = 1e-4 if artifact.precision == "float32" else 0.03
         for backend in ("tensorflow", "numpy"):
             executor = CoreMLExecutor(tmp_path / artifact.file, backend=backend)
             assert ops <= set(executor.op_counts), sorted(executor.op_counts)

@@ -45,7 +45,12 @@ class RichProgress:
         if dup_stderr:
             sys.stderr.flush()
             # sys.stderr's own descriptor: 2 itself may be the native-log filter's pipe (tf_quiet.py).
-            self._stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", encoding="utf-8", errors="replace")
+            # Under a test runner sys.stderr is an in-memory stream without one: descriptor 2 then.
+            try:
+                fd = sys.stderr.fileno()
+            except (AttributeError, OSError, ValueError):
+                fd = 2
+            self._stream = os.fdopen(os.dup(fd), "w", encoding="utf-8", errors="replace")
             self.console = Console(file=self._stream)
         else:
             self.console = Console(stderr=True, highlight=False)

@@ -99,30 +99,38 @@ def _installed_version() -> str | None:
         return None
 
 
-@functools.cache
 def mediapipe_available() -> str | None:
     """None when MediaPipe Tasks can run here, else one line saying why and what to do.
 
     Its native library (`mediapipe/tasks/c/libmediapipe.so`) links the system's libEGL.so.1 and
     libGLESv2.so.2 (for its GPU path, loaded even on CPU): a bare Debian has neither, and the
-    classifier then fails to load. Checked by loading them, as the library would.
+    classifier then fails to load. Checked by loading them, as the library would. Whether the
+    package is importable is asked each time (cheap; a test may hide it), the libraries once.
     """
     installed = requires_module("mediapipe", "mediapipe==1.2.2")()
     if installed is not None:
         return installed
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        missing = []
-        for lib in ("libEGL.so.1", "libGLESv2.so.2"):
-            try:
-                ctypes.CDLL(lib)
-            except OSError:
-                missing.append(lib)
-        if missing:
-            return (f"MediaPipe Tasks' native library needs {' and '.join(missing)}, not on this machine "
-                    f"(Debian/Ubuntu: apt install libegl1 libgles2)")
+    missing = _missing_native_libs()
+    if missing:
+        return (f"MediaPipe Tasks' native library needs {' and '.join(missing)}, not on this machine "
+                f"(Debian/Ubuntu: apt install libegl1 libgles2)")
     return None
+
+
+@functools.cache
+def _missing_native_libs() -> tuple[str, ...]:
+    """The system libraries MediaPipe's native library links that cannot be loaded here (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return ()
+    import ctypes
+
+    missing = []
+    for lib in ("libEGL.so.1", "libGLESv2.so.2"):
+        try:
+            ctypes.CDLL(lib)
+        except OSError:
+            missing.append(lib)
+    return tuple(missing)
 
 
 @register_runtime("mediapipe", formats=("tflite",), available=mediapipe_available)
