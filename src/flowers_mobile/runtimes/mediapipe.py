@@ -29,6 +29,7 @@ from flowers_mobile.runtimes.base import (
 )
 
 
+@functools.cache
 def _import_mediapipe() -> tuple[Any, Any, Any]:
     """(mediapipe, mediapipe.tasks.python.vision, BaseOptions), without dragging TensorFlow in.
 
@@ -41,6 +42,7 @@ def _import_mediapipe() -> tuple[Any, Any, Any]:
     build (`opencv-contrib-python`, which mediapipe requires): on a machine without X11 libraries
     (a bare Debian) that fails with "libxcb.so.1: cannot open shared object file". The classifier
     needs none of it, so then the modules it needs are imported without those `__init__`s.
+    Done once per process: after that fallback, `import mediapipe` would find the bare packages.
     """
     hide = "tensorflow" not in sys.modules
     if hide:
@@ -64,6 +66,7 @@ def _import_without_drawing() -> tuple[Any, Any, Any]:
     """The classifier's modules, with mediapipe's packages registered by path (their `__init__`s,
     which import OpenCV for drawing, are not run). Same classes as the normal import."""
     import importlib
+    import importlib.machinery
     import importlib.util
     import types
     from pathlib import Path
@@ -74,9 +77,12 @@ def _import_without_drawing() -> tuple[Any, Any, Any]:
     root = Path(spec.origin).parent
     for name in ("mediapipe", "mediapipe.tasks", "mediapipe.tasks.python", "mediapipe.tasks.python.vision"):
         if name not in sys.modules:
-            package = types.ModuleType(name)
-            package.__path__ = [str(root.joinpath(*name.split(".")[1:]))]
-            package.__package__ = name
+            folder = str(root.joinpath(*name.split(".")[1:]))
+            # A real spec (a package, its folder), so importlib.util.find_spec still answers.
+            spec_ = importlib.machinery.ModuleSpec(name, None, is_package=True)
+            spec_.submodule_search_locations = [folder]
+            package = importlib.util.module_from_spec(spec_)
+            package.__path__ = [folder]
             sys.modules[name] = package
     classifier = importlib.import_module("mediapipe.tasks.python.vision.image_classifier")
     running_mode = importlib.import_module("mediapipe.tasks.python.vision.core.vision_task_running_mode")
