@@ -156,6 +156,16 @@ def _op_label(op: Any, index: int) -> str:
     return f"#{index} {name}" if name else f"#{index}"
 
 
+def resolve(value: Any, env: dict[str, Any]) -> Any:
+    """An op argument's value at run time: a runtime tensor's value from `env`, a variadic input's
+    values (concat, stack), or the constant as it is."""
+    if isinstance(value, Ref):
+        return env[value.name]
+    if isinstance(value, list):
+        return [env[v.name] if isinstance(v, Ref) else v for v in value]
+    return value
+
+
 def refs(args: dict[str, Any]) -> list[str]:
     """Names of the runtime tensors among an op's arguments."""
     out = []

@@ -20,8 +20,7 @@ import numpy as np
 
 from flowers_mobile.coreml_exec.blas import blas_threads
 from flowers_mobile.coreml_exec.fp16 import round_to_float16
-from flowers_mobile.coreml_exec.program import Program, Step, call
-from flowers_mobile.coreml_exec.registry import Ref
+from flowers_mobile.coreml_exec.program import Program, Step, call, resolve
 from flowers_mobile.coreml_exec.tf_program import Segment, run_segments
 
 
@@ -76,7 +75,7 @@ def _run_once(program: Program, x: np.ndarray, round16: bool, where: str,
 
 def _numpy_step(step: Step, env: dict[str, Any], batch: int, round16: bool, where: str) -> None:
     """Run one step with numpy on `env`: its outputs in, the tensors no later step reads out."""
-    args = {k: _resolve(v, env) for k, v in step.args.items()}
+    args = {k: resolve(v, env) for k, v in step.args.items()}
     if step.batched and batch != 1 and step.op.batch_args is not None:
         args = step.op.batch_args(args, batch)
     result = call(step.op, step.name, args, where)
@@ -99,14 +98,6 @@ def _owned(value: np.ndarray, args: dict[str, Any]) -> bool:
             if isinstance(item, np.ndarray) and np.may_share_memory(value, item):
                 return False
     return True
-
-
-def _resolve(value: Any, env: dict[str, Any]) -> Any:
-    if isinstance(value, Ref):
-        return env[value.name]
-    if isinstance(value, list):
-        return [env[v.name] if isinstance(v, Ref) else v for v in value]
-    return value
 
 
 def _concat_outputs(parts: list[dict[str, Any]]) -> dict[str, Any]:

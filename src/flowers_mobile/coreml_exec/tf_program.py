@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from flowers_mobile.coreml_exec.program import Program, Step, call, refs
-from flowers_mobile.coreml_exec.registry import Ref
+from flowers_mobile.coreml_exec.program import Program, Step, call, refs, resolve
 
 
 def tensorflow_available() -> bool:
@@ -109,7 +108,7 @@ def _tracer(segment: Segment, fp16_rounding: bool, readers: dict[str, int]) -> A
         i = 0
         while i < len(steps):
             step = steps[i]
-            args = {k: _resolve(v, env) for k, v in step.args.items()}
+            args = {k: resolve(v, env) for k, v in step.args.items()}
             if step.batched and batch != 1 and step.op.batch_args is not None:
                 args = step.op.batch_args(args, batch)
             (name, dtype), = step.outputs
@@ -130,14 +129,6 @@ def _tracer(segment: Segment, fp16_rounding: bool, readers: dict[str, int]) -> A
 
     return trace
 
-
-def _resolve(value: Any, env: dict[str, Any]) -> Any:
-    """A traced argument: a runtime tensor's value, a variadic input's values (concat), or the constant."""
-    if isinstance(value, Ref):
-        return env[value.name]
-    if isinstance(value, list):
-        return [env[v.name] if isinstance(v, Ref) else v for v in value]
-    return value
 
 
 def _fused_activation(steps: list[Step], i: int, readers: dict[str, int], kept: set[str]) -> Step | None:
