@@ -124,20 +124,27 @@ def _pins() -> dict[str, tuple[str, str]]:
     return out
 
 
+def _first_stage(root: Path, arch: str, include: str, mirror: str) -> list[Path]:
+    """Debian's minbase for `arch` plus `include` in `root`, without emulating anything: the first
+    debootstrap stage (signed Release, sha256-checked packages) unpacks only the Required packages;
+    the rest waits for a second stage that would run under emulation. dpkg-deb -x unpacks them all
+    here; maintainer scripts are not run (neither python3 nor qemu-user needs them to run).
+    Returns the unpacked .debs."""
+    _run(["debootstrap", "--foreign", f"--arch={arch}", "--variant=minbase", f"--include={include}", SUITE,
+          str(root), mirror], f"debootstrap --foreign of {include}")
+    debs = sorted((root / "var" / "cache" / "apt" / "archives").glob("*.deb"))
+    for deb in debs:
+        _run(["dpkg-deb", "-x", str(deb), str(root)], f"dpkg-deb -x {deb.name}")
+    return debs
+
+
 def make_sysroot(cache: Path, mirror: str) -> dict[str, str]:
     """sysroot/ with python3, LiteRT and numpy; returns the versions it holds."""
     tmp = Path(tempfile.mkdtemp(prefix="sysroot.", dir=cache))
     try:
         print(f"fetch_arm_root: Debian {SUITE} arm64 python3 from {mirror} (first debootstrap stage only)",
               file=sys.stderr)
-        _run(["debootstrap", "--foreign", "--arch=arm64", "--variant=minbase", "--include=python3", SUITE,
-              str(tmp), mirror], "debootstrap --foreign")
-        debs = sorted((tmp / "var" / "cache" / "apt" / "archives").glob("*.deb"))
-        # The first stage unpacks only the Required packages; the rest (python3 and its libraries)
-        # waits for a second stage that would run under emulation. dpkg-deb -x unpacks them all
-        # here; maintainer scripts are not run (python3 needs none to import and run).
-        for deb in debs:
-            _run(["dpkg-deb", "-x", str(deb), str(tmp)], f"dpkg-deb -x {deb.name}")
+        debs = _first_stage(tmp, "arm64", "python3", mirror)
         python = next((d.name.split("_")[1].split("-")[0] for d in debs
                        if d.name.startswith("python3.11-minimal_")), None)
         if python is None:
@@ -226,10 +233,7 @@ def make_qemu_bundle(cache: Path, mirror: str) -> None:
     try:
         print(f"fetch_arm_root: Debian {SUITE} amd64 qemu-user from {mirror} (its own libraries beside it)",
               file=sys.stderr)
-        _run(["debootstrap", "--foreign", "--arch=amd64", "--variant=minbase", "--include=qemu-user", SUITE,
-              str(tmp), mirror], "debootstrap --foreign of qemu-user")
-        for deb in sorted((tmp / "var" / "cache" / "apt" / "archives").glob("*.deb")):
-            _run(["dpkg-deb", "-x", str(deb), str(tmp)], f"dpkg-deb -x {deb.name}")
+        _first_stage(tmp, "amd64", "qemu-user", mirror)
         (keep / "usr" / "bin").mkdir(parents=True)
         shutil.copy2(tmp / "usr" / "bin" / "qemu-aarch64", keep / "usr" / "bin" / "qemu-aarch64")
         libs = tmp / "usr" / "lib" / "x86_64-linux-gnu"
