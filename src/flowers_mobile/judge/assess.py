@@ -46,13 +46,14 @@ def judged(load_model: Callable[[], Any], images: np.ndarray, true: np.ndarray |
            offset: tuple[float, ...] | None = None) -> Judged:
     """Run the Keras model (`load_model()`, which takes `x * scale + offset` of raw pixels) on the
     images; its rounded copies run later, when a variant's bounds are first asked for."""
-    from flowers_mobile.judge.reference import CHUNK
+    from flowers_mobile.judge.reference import chunk_size
 
     inputs = normalize_pixels(images, scale, offset)
     model = load_model()
-    reference = np.concatenate([np.asarray(model(inputs[i:i + CHUNK], training=False), np.float32)
-                                for i in range(0, len(inputs), CHUNK)])
-    return Judged(images, reference, true, labels, paths, splits, References(load_model, inputs, reference))
+    step = chunk_size(inputs)
+    reference = np.concatenate([np.asarray(model(inputs[i:i + step], training=False), np.float32)
+                                for i in range(0, len(inputs), step)])
+    return Judged(images, reference, true, labels, paths, splits, References(load_model, inputs, reference, model))
 
 
 def assess(result: ExportParity, probs: np.ndarray | None, held: Judged, pc: ParityConfig, strict: bool) -> None:
