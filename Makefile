@@ -32,9 +32,13 @@ demo: setup
 	$(FM) benchmark --exports $(DEMO_RUN)/export --model $(DEMO_RUN)/model.keras
 	$(FM) bundle --exports $(DEMO_RUN)/export --platform all
 
-## test: Python tests (real training, conversion, parity), then the apps' platform-independent logic.
+## test: Python tests (real training, conversion, parity) and, beside them, the apps'
+## platform-independent logic (Swift, Kotlin): the Debian packages first (one apt run), then the
+## ARM root, then the three suites side by side (tools/test_all.sh).
 test: setup
-	$(MAKE) --no-print-directory test-python test-swift test-kotlin
+	bash tools/test_debs.sh
+	$(MAKE) --no-print-directory arm-root
+	bash tools/test_all.sh $(TEST_WORKERS)
 
 ## arm-root: the arm64 root the ARM cost runner counts instructions in (.cache/arm64/, once, about
 ## a minute and 325 MB): Debian's qemu-user, gcc and debootstrap through apt (sudo when not root).
