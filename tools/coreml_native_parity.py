@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     model = load_keras_model(args.model)
     if model.output_shape[-1] != len(labels):
         raise UserError(f"{args.model} has {model.output_shape[-1]} outputs; {package} has {len(labels)} labels")
-    held = judged(lambda: load_keras_model(args.model), images, None, labels, paths, ["given"])
+    held = judged(lambda: load_keras_model(args.model), images, None, labels, paths, ["given"],
+                  model_path=Path(args.model))
     results = {"executor": executor.predict(images)}
     if reason is None:
         from flowers_mobile.runtimes.coreml import CoreMLPredictor

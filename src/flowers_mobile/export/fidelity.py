@@ -58,7 +58,7 @@ def judged_images(model_path: Path, scale: tuple[float, ...] | None, offset: tup
         return None
     true = np.array([index[dataset.classes[samples[i].label]] for i in kept], np.int64) if known else None
     return judged(lambda: load_keras_model(model_path), images, true, labels, [samples[i].path for i in kept],
-                  splits, scale, offset)
+                  splits, scale, offset, model_path=model_path)
 
 
 def judge_probs(art_file: str, fmt: str, precision: str, runtime: str, probs: np.ndarray | None, held: Judged,

@@ -3,6 +3,8 @@ probabilities -> an `ExportParity` with its figures, bounds and two answers."""
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,19 +43,45 @@ class Judged:
         return {"images": int(len(self.images)), "splits": self.splits}
 
 
+#: (the model file's sha256, scale, offset, digest of the judged images) -> (Keras's probabilities,
+#: the references' distances) for the last few models judged in this process: judging the same
+#: model on the same images again (a test suite, `convert` then `parity` in one process) does not
+#: run the Keras model and its rounded copies again. The distances dict is shared with the
+#: `References`, so a scheme measured later is remembered too.
+_MEMO: OrderedDict[tuple[Any, ...], tuple[np.ndarray, dict[str, tuple[float, float]]]] = OrderedDict()
+_MEMO_SIZE = 4
+
+
 def judged(load_model: Callable[[], Any], images: np.ndarray, true: np.ndarray | None, labels: list[str],
            paths: list[Path], splits: list[str], scale: tuple[float, ...] | None = None,
-           offset: tuple[float, ...] | None = None) -> Judged:
+           offset: tuple[float, ...] | None = None, model_path: Path | None = None) -> Judged:
     """Run the Keras model (`load_model()`, which takes `x * scale + offset` of raw pixels) on the
-    images; its rounded copies run later, when a variant's bounds are first asked for."""
+    images; its rounded copies run later, when a variant's bounds are first asked for. With
+    `model_path` (the file `load_model` reads), what was measured before on the same file and
+    images in this process is reused."""
     from flowers_mobile.judge.reference import chunk_size
 
     inputs = normalize_pixels(images, scale, offset)
+    key = None
+    if model_path is not None:
+        from flowers_mobile.fsutil import sha256_path
+
+        key = (sha256_path(model_path), scale, offset, inputs.shape, hashlib.sha256(inputs.tobytes()).hexdigest())
+        if key in _MEMO:
+            _MEMO.move_to_end(key)
+            reference, distances = _MEMO[key]
+            return Judged(images, reference, true, labels, paths, splits,
+                          References(load_model, inputs, reference, distances=distances))
     model = load_model()
     step = chunk_size(inputs)
     reference = np.concatenate([np.asarray(model(inputs[i:i + step], training=False), np.float32)
                                 for i in range(0, len(inputs), step)])
-    return Judged(images, reference, true, labels, paths, splits, References(load_model, inputs, reference, model))
+    references = References(load_model, inputs, reference, model)
+    if key is not None:
+        _MEMO[key] = (reference, references.distances)
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return Judged(images, reference, true, labels, paths, splits, references)
 
 
 def assess(result: ExportParity, probs: np.ndarray | None, held: Judged, pc: ParityConfig, strict: bool) -> None:

@@ -140,9 +140,11 @@ class References:
     """
 
     def __init__(self, load_model: Callable[[], Any], inputs: np.ndarray, reference: np.ndarray,
-                 model: Any = None) -> None:
+                 model: Any = None, distances: dict[str, tuple[float, float]] | None = None) -> None:
         self._load, self.inputs, self.reference = load_model, inputs, reference
-        self._distances: dict[str, tuple[float, float]] = {}
+        #: scheme -> (mean TV, p99 max |Δp|) measured so far (given: shared with an earlier judge
+        #: of the same model on the same images).
+        self.distances: dict[str, tuple[float, float]] = {} if distances is None else distances
         self._loaded, self._weights = model, None
 
     def _fresh_model(self) -> Any:
@@ -179,9 +181,9 @@ class References:
         if scheme == "linear8":  # int8 weights and float16 compute: the two roundings' distances add
             a, b = self.distance("int8_weights"), self.distance("float16_compute")
             return a[0] + b[0], a[1] + b[1]
-        if scheme not in self._distances:
-            self._distances[scheme] = distance(self.reference, self._run(scheme))
-        return self._distances[scheme]
+        if scheme not in self.distances:
+            self.distances[scheme] = distance(self.reference, self._run(scheme))
+        return self.distances[scheme]
 
     def _run(self, scheme: str) -> np.ndarray:
         model = self._fresh_model()

@@ -143,7 +143,7 @@ def _reference(model_path: Path, export_dir: Path, manifest: Manifest, export_la
     scale, offset = _normalization(manifest)
     say(f"Keras on {len(held.images)} images")
     return held, judged(lambda: load_keras_model(model_path), held.images, held.true, keras_labels, held.paths,
-                        held.split.split("+"), scale, offset)
+                        held.split.split("+"), scale, offset, model_path=model_path)
 
 
 def _normalization(manifest: Manifest) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
