@@ -91,6 +91,13 @@ def test_bad_backbone_settings_are_one_line(capsys, tmp_path, override, words):
     assert not (tmp_path / "run").exists()
 
 
+def test_default_description_is_neutral_and_each_backbone_has_its_own():
+    assert "MobileNet" not in Config().export.description
+    texts = {backbones.description(name) for name in backbones.names()}
+    assert len(texts) == len(backbones.names())
+    assert backbones.description("efficientnet_b0").startswith("EfficientNetB0 flower classifier")
+
+
 def test_alpha_on_a_backbone_without_width_multiplier_is_refused():
     with pytest.raises(UserError, match="vgg16 has no width multiplier"):
         load_config(None, ["model.backbone=vgg16", "model.alpha=0.5"])
@@ -132,6 +139,7 @@ def test_backbone_trains_and_converts(capsys, tiny_flowers, tmp_path, name):
     assert _run(capsys, "convert", "--model", run / "model.keras", "--data", tiny_flowers, "--out", out,
                 "--target", "tflite", "--no-progress")[0] == 0
     manifest = json.loads((out / "manifest.json").read_text())
+    assert backbones.description(name) in json.dumps(manifest)  # the exports name their backbone
     assert (out / "flowers.tflite").is_file()
     for precision in ("int8", "float32"):
         assert (out / f"flowers_{precision}.tflite").is_file(), manifest

@@ -87,6 +87,12 @@ def get(name: str) -> Backbone:
                         hint="e.g. --set model.backbone=mobilenet_v3_small") from None
 
 
+def description(name: str) -> str:
+    """The export description of a model with backbone `name` (TFLite metadata, Core ML
+    shortDescription), e.g. "EfficientNetB0 flower classifier (transfer learning), by flowers-mobile."."""
+    return f"{get(name).keras_constructor} flower classifier (transfer learning), by flowers-mobile."
+
+
 def check(name: str, input_size: int, alpha: float) -> None:
     """Refuse a size or a width multiplier this backbone cannot take (one line each)."""
     spec = get(name)

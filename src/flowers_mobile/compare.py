@@ -204,6 +204,7 @@ def _load_result(folder: Path) -> BackboneResult | None:
 
 
 def _one_backbone(data_dir: Path, folder: Path, cfg: Config, coreml: bool, step) -> BackboneResult:
+    from flowers_mobile.config import DEFAULT_CONFIG_FILE, load_config
     from flowers_mobile.export.convert import convert
     from flowers_mobile.keras_file import load_keras_model
     from flowers_mobile.parity.stats import clopper_pearson
@@ -223,6 +224,9 @@ def _one_backbone(data_dir: Path, folder: Path, cfg: Config, coreml: bool, step)
     test = metrics.get("test") or metrics["val"]
     n = int(test["num_images"])
     k = int(round(test["accuracy"] * n))
+    # Convert with the run's effective config, as `convert --model run/model.keras` would: it is
+    # what names the backbone in the exports' descriptions.
+    cfg = load_config(run_dir / DEFAULT_CONFIG_FILE)
     step("convert TFLite")
     manifest = convert(model_path, folder / "export", cfg, targets=("tflite",), data_dir=data_dir)
     arts = {a["file"]: a for a in manifest["artifacts"]}
@@ -294,12 +298,13 @@ def plot_compare(report: CompareReport, path: Path) -> Path:
         ax.annotate(f"{r.backbone}\n{r.default_precision}, {r.default_bytes / 1e6:.1f} MB{arm}", (x, y),
                     textcoords="offset points", xytext=(8, 6), fontsize=8)
     ax.set_xscale("log")
-    ax.margins(x=0.25)  # room for the labels right of the last point
+    ax.margins(x=0.4)  # room for the labels right of the last point
     ax.set_xlabel(f"LiteRT p50 latency of flowers.tflite, ms ({report.threads} thread(s), log scale)")
     ax.set_ylabel("test accuracy (95% interval)")
     ax.set_ylim(-0.02, 1.05)
     ax.grid(alpha=0.3)
-    ax.set_title(f"Which backbone to ship: marker area = file size\n{report.machine.get('cpu', '')}", fontsize=9)
+    arm = ("; ARM: instructions per image, emulated Cortex-A76 (docs/arm_cost.md)" if report.arm else "")
+    ax.set_title(f"Which backbone to ship: marker area = file size{arm}\n{report.machine.get('cpu', '')}", fontsize=9)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)

@@ -124,16 +124,14 @@ def train(data_dir: Path, out_dir: Path, cfg: Config, *, resume: bool = False,
 
 
 def _describe_backbone(cfg: Config) -> Config:
-    """The default `export.description` names MobileNetV2; for another backbone the run's
-    effective config (which `convert` reads into the TFLite metadata and the Core ML
-    description) names that one. A description the user wrote is kept."""
+    """The default `export.description` is neutral; the run's effective config (which `convert`
+    reads into the TFLite metadata and the Core ML description) names the backbone. A
+    description the user wrote is kept."""
     import dataclasses
 
-    default = ExportConfig().description
-    name = backbones.get(cfg.model.backbone).keras_constructor
-    if cfg.export.description != default or cfg.model.backbone == backbones.DEFAULT:
+    if cfg.export.description != ExportConfig().description:
         return cfg
-    described = default.replace("MobileNetV2", name, 1)
+    described = backbones.description(cfg.model.backbone)
     return dataclasses.replace(cfg, export=dataclasses.replace(cfg.export, description=described))
 
 
