@@ -303,8 +303,8 @@ def plot_compare(report: CompareReport, path: Path) -> Path:
     ax.set_ylabel("test accuracy (95% interval)")
     ax.set_ylim(-0.02, 1.05)
     ax.grid(alpha=0.3)
-    arm = ("; ARM: instructions per image, emulated Cortex-A76 (docs/arm_cost.md)" if report.arm else "")
-    ax.set_title(f"Which backbone to ship: marker area = file size{arm}\n{report.machine.get('cpu', '')}", fontsize=9)
+    arm = "; ARM: instructions per image on an emulated Cortex-A76" if report.arm else ""
+    ax.set_title(f"Which backbone to ship: marker area = file size\n{report.machine.get('cpu', '')}{arm}", fontsize=9)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
