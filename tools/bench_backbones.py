@@ -71,6 +71,8 @@ def one_backbone(name: str, size: int, work: Path, max_images: int) -> dict:
         row["problems"] = [f"{e['file']} ({e['runtime']}): {e['verdict']}"
                            + (f": {e['error'][:160]}" if e.get("error") else "")
                            for e in exports if e["verdict"] in ("fail", "error")]
+        row["inconclusive"] = [f"{e['file']} ({e['runtime']})" for e in exports if e["verdict"] == "inconclusive"]
+        row["runtimes"] = sorted({e["runtime"] for e in exports})
     return row
 
 
@@ -85,7 +87,7 @@ def row_text(r: dict) -> str:
     parity = str(r["parity"]["exit"]) if "parity" in r else "-"
     errors = [r[s]["error"] for s in ("train", "convert") if s in r and r[s]["exit"]] + r.get("problems", [])
     return (f"| {r['backbone']} | {r['size']} | {step('train')} | {step('convert')} | {r.get('default', '-')} "
-            f"| {parity} | {verdicts} | {'; '.join(errors) or '-'} |")
+            f"| {parity} | {verdicts} | {', '.join(r.get('inconclusive', [])) or '-'} | {'; '.join(errors) or '-'} |")
 
 
 def main() -> int:
@@ -114,14 +116,17 @@ def main() -> int:
             print(f"data synth failed: {err}")
             return 1
         print("| backbone | px | train s | convert s | default | parity exit | pass/fail/inconclusive/error "
-              "| errors and failures |\n| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+              "| inconclusive | errors and failures |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+              flush=True)
         for name in names:
             rows.append(one_backbone(name, max(args.size, backbones.get(name).min_size), work, args.max_images))
             print(row_text(rows[-1]), flush=True)
             if args.json:
                 args.json.write_text(json.dumps(rows, indent=1))
     info = machine_info()
-    print(f"\n{info.get('cpu', '?')}, {os.cpu_count()} cores; wall {time.perf_counter() - started:.0f} s")
+    runtimes = sorted({rt for r in rows for rt in r.get("runtimes", [])})
+    print(f"\nparity runtimes: {', '.join(runtimes)}")
+    print(f"{info.get('cpu', '?')}, {os.cpu_count()} cores; wall {time.perf_counter() - started:.0f} s")
     ok = all(r.get("parity", {}).get("exit") == 0 and not r.get("problems") for r in rows)
     return 0 if ok else 1
 
