@@ -224,8 +224,7 @@ def _one_backbone(data_dir: Path, folder: Path, cfg: Config, coreml: bool, step)
     test = metrics.get("test") or metrics["val"]
     n = int(test["num_images"])
     k = int(round(test["accuracy"] * n))
-    # Convert with the run's effective config, as `convert --model run/model.keras` would: it is
-    # what names the backbone in the exports' descriptions.
+    # Convert with the run's effective config, as `convert --model run/model.keras` would.
     cfg = load_config(run_dir / DEFAULT_CONFIG_FILE)
     step("convert TFLite")
     manifest = convert(model_path, folder / "export", cfg, targets=("tflite",), data_dir=data_dir)
