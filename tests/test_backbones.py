@@ -38,6 +38,7 @@ def test_in_graph_preprocessing_equals_keras_preprocess_input(name):
 
     spec = backbones.get(name)
     model = build_classifier(ModelConfig(backbone=name, input_size=spec.min_size, weights="none"), 2)
+    assert backbones.identify(model) == name  # what names it in the exports' description
     pixels = np.random.default_rng(3).uniform(0, 255, (4, spec.min_size, spec.min_size, 3)).astype(np.float32)
     ours = np.asarray(preprocess(model, pixels))
     reference = np.asarray(backbones.reference_preprocess(spec, pixels))
@@ -91,6 +92,16 @@ def test_bad_backbone_settings_are_one_line(capsys, tmp_path, override, words):
     assert not (tmp_path / "run").exists()
 
 
+def test_default_description_is_neutral_and_each_backbone_has_its_own():
+    import keras
+
+    assert "MobileNet" not in Config().export.description
+    assert backbones.identify(keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(2, 3)])) is None
+    texts = {backbones.description(name) for name in backbones.names()}
+    assert len(texts) == len(backbones.names())
+    assert backbones.description("efficientnet_b0").startswith("EfficientNetB0 flower classifier")
+
+
 def test_alpha_on_a_backbone_without_width_multiplier_is_refused():
     with pytest.raises(UserError, match="vgg16 has no width multiplier"):
         load_config(None, ["model.backbone=vgg16", "model.alpha=0.5"])
@@ -126,12 +137,11 @@ def test_backbone_trains_and_converts(capsys, tiny_flowers, tmp_path, name):
     assert _run(capsys, "train", "--data", tiny_flowers, "--out", run, "--no-progress", *sets)[0] == 0
     recorded = json.loads((run / "config.json").read_text())["model"]
     assert recorded["backbone"] == name and recorded["input_size"] == 32
-    keras_name = backbones.get(name).keras_constructor
-    assert json.loads((run / "config.json").read_text())["export"]["description"].startswith(keras_name)
     out = tmp_path / "export"
     assert _run(capsys, "convert", "--model", run / "model.keras", "--data", tiny_flowers, "--out", out,
                 "--target", "tflite", "--no-progress")[0] == 0
     manifest = json.loads((out / "manifest.json").read_text())
+    assert backbones.description(name) in json.dumps(manifest)  # convert named the backbone it found
     assert (out / "flowers.tflite").is_file()
     for precision in ("int8", "float32"):
         assert (out / f"flowers_{precision}.tflite").is_file(), manifest

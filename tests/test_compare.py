@@ -1,9 +1,10 @@
 """`compare`: a finished backbone is not trained again, the latency pass measures the real
 default file, and the table, JSON and chart are written; bad --backbones is one line.
 
-Cost: about 12 s (an untrained MobileNetV2 0.35 at 32 px converted to float32 TFLite, then one
-LiteRT worker process; no training: the full sweep is tools/bench_backbones.py). The bad-name
-test: under 1 s.
+Cost: about 7 s (an untrained MobileNetV2 0.35 at 32 px converted to float32 TFLite, then one
+LiteRT worker process; no training, and the ARM count is asked of a missing arm64 root, which
+answers at once: counting is tests/test_arm_cost.py's, the full sweep tools/bench_backbones.py's
+and the demo's in docs/backbones.md). The bad-name test: under 1 s.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ def _finished(folder: Path, tmp: Path) -> BackboneResult:
     return result
 
 
-def test_finished_backbone_is_kept_and_measured_side_by_side(tmp_path):
+def test_finished_backbone_is_kept_and_measured_side_by_side(tmp_path, monkeypatch):
     from flowers_mobile.commands.compare import render_table
 
+    monkeypatch.setenv("FLOWERS_ARM_ROOT", str(tmp_path / "no_arm_root"))
     out = tmp_path / "cmp"
     _finished(out / "mobilenet_v2", tmp_path / "model")
     empty = tmp_path / "no_images"  # training would fail on it: proves nothing is trained
@@ -60,12 +62,18 @@ def test_finished_backbone_is_kept_and_measured_side_by_side(tmp_path):
     assert row.litert["p50_ms"] > 0 and row.litert["throughput_ips"] > 0, row.litert
     written = json.loads((out / COMPARE_JSON).read_text())
     assert written["results"][0]["int8_agreement"] == 0.99
-    assert "arm" not in written["results"][0]  # no ARM figure: no key, no column
+    # No arm64 root: one note says why, the JSON says null (not 0), the column "not measured".
+    assert written["results"][0]["arm"] is None and written["arm"] is None
+    assert [n for n in report.notes if n.startswith("ARM cost not measured: ARM cost: no arm64 root at ")], report.notes
     assert (out / COMPARE_PNG).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    headers = [c.header for c in render_table(report).columns]
-    assert "int8 agree" in headers and "ARM p50 ms" not in headers
-    row.arm = {"p50_ms": 12.5}  # once the ARM cost runner fills it, the column appears
-    assert "ARM p50 ms" in [c.header for c in render_table(report).columns]
+    table = render_table(report)
+    headers = [c.header for c in table.columns]
+    arm_column = table.columns[headers.index("ARM A76 M instr")]
+    assert "int8 agree" in headers and headers.index("ARM A76 M instr") == headers.index("img/s") + 1
+    assert list(arm_column.cells) == ["not measured"]
+    row.arm = {"profile": "cortex-a76", "instructions": 12_345_678}  # what a count puts there
+    table = render_table(report)
+    assert list(table.columns[headers.index("ARM A76 M instr")].cells) == ["12.3"]
 
 
 def test_unknown_backbone_in_the_list_is_one_line(capsys, tmp_path):

@@ -87,6 +87,43 @@ def get(name: str) -> Backbone:
                         hint="e.g. --set model.backbone=mobilenet_v3_small") from None
 
 
+def description(name: str) -> str:
+    """The export description of a model with backbone `name` (TFLite metadata, Core ML
+    shortDescription), e.g. "EfficientNetB0 flower classifier (transfer learning), by flowers-mobile."."""
+    return f"{get(name).keras_constructor} flower classifier (transfer learning), by flowers-mobile."
+
+
+#: Per backbone: layer names keras.applications gives it (present) and those of its larger
+#: siblings (absent: EfficientNetB1 has block6e and block7b, EfficientNetV2B1 block6i,
+#: MobileNetV3Large expanded_conv_11 and up). Names, not counts, so they hold at any input size
+#: and alpha; tests/test_backbones.py checks each against a built model.
+_SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "mobilenet_v2": (("block_16_project", "out_relu"), ("block_17_project",)),
+    "mobilenet_v3_small": (("expanded_conv_10_project",), ("expanded_conv_11_project",)),
+    "mobilenet_v3_large": (("expanded_conv_14_project",), ("expanded_conv_15_project",)),
+    "efficientnet_b0": (("block6d_project_conv", "block7a_project_conv"),
+                        ("block6e_project_conv", "block7b_project_conv")),
+    "efficientnet_v2_b0": (("block6h_project_conv",), ("block6i_project_conv", "block7a_project_conv")),
+    "vgg16": (("block5_conv3",), ("block5_conv4",)),
+    "vgg19": (("block5_conv4",), ()),
+    "xception": (("block14_sepconv2",), ()),
+}
+
+
+def identify(model: Any) -> str | None:
+    """The catalogue backbone inside a Keras model (nested or not), from its layer names; None
+    when none or more than one matches (a model made elsewhere of another architecture)."""
+    names: set[str] = set()
+    stack = [model]
+    while stack:
+        layer = stack.pop()
+        names.add(layer.name)
+        stack.extend(getattr(layer, "layers", ()))
+    found = [name for name, (present, absent) in _SIGNATURES.items()
+             if all(n in names for n in present) and not any(n in names for n in absent)]
+    return found[0] if len(found) == 1 else None
+
+
 def check(name: str, input_size: int, alpha: float) -> None:
     """Refuse a size or a width multiplier this backbone cannot take (one line each)."""
     spec = get(name)

@@ -145,6 +145,21 @@ def _run_worker(spec: dict[str, Any], threads_env: int | None, timeout: float) -
         return json.loads(out_path.read_text(encoding="utf-8"))
 
 
+def measure_file(path: Path, runtime: str = "litert", *, threads: int = 1, images: int = 20, batch: int = 8,
+                 timeout: float = 300.0) -> dict[str, Any]:
+    """p50/p90 single-image latency (ms) and batch throughput (images/s) of one model file through
+    `runtime` at `threads`, measured as `run_benchmark` measures each entry: in a fresh worker
+    process, after warm-up. Returns {"threads", "p50_ms", "p90_ms", "throughput_ips"}, or
+    {"error": one line} when the worker could not measure it."""
+    spec = {"path": str(path), "runtime": runtime, "images": images, "batch": batch, "batch_repeats": 3,
+            "warmup": 3, "count_flops": False, "budget_s": 10.0, "threads": [threads]}
+    res = _run_worker(spec, None, timeout=timeout)
+    if "error" in res:
+        return {"error": res["error"]}
+    figures = res["by_threads"][str(threads)]
+    return {"threads": threads, **{k: figures[k] for k in ("p50_ms", "p90_ms", "throughput_ips")}}
+
+
 def plan_entries(manifest: Manifest, export_dir: Path, model: Path | None,
                  task_library: bool = True, mediapipe: bool = True) -> list[tuple[BenchEntry, Path]]:
     """What to measure: Keras (reference), each artifact through its default runtime, and the

@@ -7,12 +7,14 @@ Keras), ``coreml/`` (`convert --target coreml`, apart so that a backbone Core ML
 not cost its TFLite row) and ``result.json``, written last: a backbone whose result.json is
 present is not trained again, and an interrupted training is resumed from its backup. Then the
 LiteRT latency and throughput of every default file are measured in one pass, one fresh worker
-process each (benchmark.py's), so the figures are side by side on the same machine state.
-Written: ``OUT/compare.json`` and ``OUT/compare.png`` (accuracy against latency, marker area
-= file size).
+process each (`benchmark.measure_file`), so the figures are side by side on the same machine
+state; then each default's ARM instruction count per image on the big-core profile (Cortex-A76,
+`armcost`, docs/arm_cost.md), the cost on a phone CPU beside the x86 latency. Without the arm64
+root or QEMU one note says so and the ARM column reads "not measured". Written:
+``OUT/compare.json`` and ``OUT/compare.png`` (accuracy against latency, marker area = file size).
 
 Reuses `training.train`, `export.convert.convert` (the measured default and its agreement come
-from its manifest) and the benchmark worker; nothing here re-implements them.
+from its manifest), the benchmark worker and the ARM cost runner; nothing here re-implements them.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ COMPARE_PNG = "compare.png"
 #: Steps per backbone on the progress bar (train, convert TFLite, convert Core ML) and one
 #: latency measurement each at the end.
 _STEPS = 3
+#: The ARM profile of the comparison's column: the big core, where a phone runs the app's model.
+ARM_PROFILE = "cortex-a76"
 
 
 @dataclass
@@ -63,8 +67,8 @@ class BackboneResult:
     coreml_error: str | None = None
     #: Filled by the latency pass: {"p50_ms", "p90_ms", "throughput_ips", "threads"} or {"error"}.
     litert: dict[str, Any] = field(default_factory=dict)
-    #: The default's cost on a phone CPU (an ARM cost runner, issue of its own). Absent until one
-    #: exists; the table and chart show its column only when some row has a figure.
+    #: The default's cost on a phone CPU: {"profile", "instructions"} (ARM instructions per image,
+    #: docs/arm_cost.md), counted afresh by every sweep; None: not measured (compare.json: null).
     arm: dict[str, Any] | None = None
 
     @property
@@ -81,13 +85,14 @@ class CompareReport:
     threads: int
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: What the ARM counts depend on (QEMU, LiteRT, the profile: armcost's report without its
+    #: counts); None when none were counted (a note says why).
+    arm: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         for row, r in zip(out["results"], self.results, strict=True):
             row["int8_agreement"] = r.int8_agreement
-            if row["arm"] is None:
-                del row["arm"]
         return out
 
 
@@ -116,7 +121,7 @@ def backbone_config(base: Config, name: str) -> Config:
 
 
 def compare_backbones(data_dir: Path, out_dir: Path, base: Config, names: list[str], *, threads: int = 1,
-                      images: int = 20, coreml: bool = True,
+                      images: int = 20, coreml: bool = True, arm: bool = True,
                       progress: ProgressCallback | None = None) -> CompareReport:
     """Train, convert and measure each backbone in `names`; write compare.json and compare.png.
 
@@ -129,9 +134,11 @@ def compare_backbones(data_dir: Path, out_dir: Path, base: Config, names: list[s
         threads: LiteRT threads for the latency pass.
         images: timed single-image predictions per backbone.
         coreml: also convert to Core ML (package size; the error when it cannot).
+        arm: count each default's ARM instructions per image (Cortex-A76 profile); without the
+            arm64 root a note says so and the column reads "not measured".
         progress: one bar over the whole sweep (None: silent).
     """
-    from flowers_mobile.benchmark import machine_info
+    from flowers_mobile.benchmark import machine_info, measure_file
 
     started = time.perf_counter()
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -142,7 +149,7 @@ def compare_backbones(data_dir: Path, out_dir: Path, base: Config, names: list[s
         backbones.check(cfg.model.backbone, cfg.model.size, cfg.model.alpha)
     out_dir.mkdir(parents=True, exist_ok=True)
     rep = Reporter(progress)
-    bar = rep.task("compare", total=len(names) * (_STEPS + 1))
+    bar = rep.task("compare", total=len(names) * (_STEPS + 1) + int(arm))
     done = 0
     results: list[BackboneResult] = []
     notes: list[str] = []
@@ -170,12 +177,18 @@ def compare_backbones(data_dir: Path, out_dir: Path, base: Config, names: list[s
         rep.update(bar, completed=done, info=f"{name}: done")
     for result in results:  # side by side: every default in one pass, one worker process each
         rep.update(bar, completed=done, info=f"{result.backbone}: LiteRT latency")
-        result.litert = _latency(out_dir / result.backbone / "export" / "flowers.tflite", threads, images)
+        result.litert = measure_file(out_dir / result.backbone / "export" / "flowers.tflite", "litert",
+                                     threads=threads, images=images)
+        done += 1
+    arm_env = None
+    if arm:
+        rep.update(bar, completed=done, info="ARM cost of the defaults")
+        arm_env = _arm_cost(out_dir, results, notes)
         done += 1
     rep.update(bar, completed=done, info="done")
     rep.stop(bar)
     report = CompareReport(data=str(data_dir), out=str(out_dir), results=results, machine=machine_info(),
-                           threads=threads, notes=notes, seconds=time.perf_counter() - started)
+                           threads=threads, notes=notes, seconds=time.perf_counter() - started, arm=arm_env)
     atomic_write_json(out_dir / COMPARE_JSON, report.to_dict())
     plot_compare(report, out_dir / COMPARE_PNG)
     return report
@@ -191,6 +204,7 @@ def _load_result(folder: Path) -> BackboneResult | None:
 
 
 def _one_backbone(data_dir: Path, folder: Path, cfg: Config, coreml: bool, step) -> BackboneResult:
+    from flowers_mobile.config import DEFAULT_CONFIG_FILE, load_config
     from flowers_mobile.export.convert import convert
     from flowers_mobile.keras_file import load_keras_model
     from flowers_mobile.parity.stats import clopper_pearson
@@ -210,6 +224,8 @@ def _one_backbone(data_dir: Path, folder: Path, cfg: Config, coreml: bool, step)
     test = metrics.get("test") or metrics["val"]
     n = int(test["num_images"])
     k = int(round(test["accuracy"] * n))
+    # Convert with the run's effective config, as `convert --model run/model.keras` would.
+    cfg = load_config(run_dir / DEFAULT_CONFIG_FILE)
     step("convert TFLite")
     manifest = convert(model_path, folder / "export", cfg, targets=("tflite",), data_dir=data_dir)
     arts = {a["file"]: a for a in manifest["artifacts"]}
@@ -237,17 +253,26 @@ def _one_backbone(data_dir: Path, folder: Path, cfg: Config, coreml: bool, step)
         tflite_bytes=sizes, agreement=measured, coreml_bytes=coreml_bytes, coreml_error=coreml_error)
 
 
-def _latency(path: Path, threads: int, images: int) -> dict[str, Any]:
-    """LiteRT p50/p90 latency and batch throughput of one file, in a fresh worker process."""
-    from flowers_mobile.benchmark import _run_worker
+def _arm_cost(out_dir: Path, results: list[BackboneResult], notes: list[str]) -> dict[str, Any] | None:
+    """Count every default `flowers.tflite` on the ARM_PROFILE core, one QEMU process each (the
+    runner's); put {"profile", "instructions"} on each row. Returns what the counts depend on, or
+    None with one note saying why nothing was counted (no arm64 root, no QEMU, a guest error)."""
+    from flowers_mobile.armcost import measure_files
 
-    spec = {"path": str(path), "runtime": "litert", "images": images, "batch": 8, "batch_repeats": 3,
-            "warmup": 3, "count_flops": False, "budget_s": 10.0, "threads": [threads]}
-    res = _run_worker(spec, None, timeout=300.0)
-    if "error" in res:
-        return {"error": res["error"]}
-    figures = res["by_threads"][str(threads)]
-    return {"threads": threads, **{k: figures[k] for k in ("p50_ms", "p90_ms", "throughput_ips")}}
+    for r in results:
+        r.arm = None  # a kept result.json's count is not reused: the environment may have changed
+    files = [out_dir / r.backbone / "export" / "flowers.tflite" for r in results]
+    try:
+        counted = measure_files(files, [ARM_PROFILE])
+    except UserError as exc:
+        notes.append(f"ARM cost not measured: {exc.one_line()}")
+        return None
+    # Costs come in job order, one profile: the files' order (each is named flowers.tflite).
+    for r, cost in zip(results, counted.costs, strict=True):
+        r.arm = {"profile": ARM_PROFILE, "instructions": cost.instructions}
+    env = counted.to_dict()
+    env.pop("costs")
+    return env
 
 
 def plot_compare(report: CompareReport, path: Path) -> Path:
@@ -268,15 +293,17 @@ def plot_compare(report: CompareReport, path: Path) -> Path:
         lo, hi = r.test_interval
         ax.errorbar(x, y, yerr=[[y - lo], [hi - y]], fmt="none", ecolor="0.6", capsize=3, zorder=1)
         ax.scatter([x], [y], s=60 + 1400 * r.default_bytes / biggest, alpha=0.55, zorder=2)
-        ax.annotate(f"{r.backbone}\n{r.default_precision}, {r.default_bytes / 1e6:.1f} MB", (x, y),
+        arm = f"\nARM {r.arm['instructions'] / 1e6:.1f} M instr" if r.arm else ""
+        ax.annotate(f"{r.backbone}\n{r.default_precision}, {r.default_bytes / 1e6:.1f} MB{arm}", (x, y),
                     textcoords="offset points", xytext=(8, 6), fontsize=8)
     ax.set_xscale("log")
-    ax.margins(x=0.25)  # room for the labels right of the last point
+    ax.margins(x=0.4)  # room for the labels right of the last point
     ax.set_xlabel(f"LiteRT p50 latency of flowers.tflite, ms ({report.threads} thread(s), log scale)")
     ax.set_ylabel("test accuracy (95% interval)")
     ax.set_ylim(-0.02, 1.05)
     ax.grid(alpha=0.3)
-    ax.set_title(f"Which backbone to ship: marker area = file size\n{report.machine.get('cpu', '')}", fontsize=9)
+    arm = "; ARM: instructions per image on an emulated Cortex-A76" if report.arm else ""
+    ax.set_title(f"Which backbone to ship: marker area = file size\n{report.machine.get('cpu', '')}{arm}", fontsize=9)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)

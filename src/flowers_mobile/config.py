@@ -136,7 +136,10 @@ class ExportConfig:
     coreml_compression: list[str] = field(default_factory=list)
     coreml_minimum_target: Literal["iOS15", "iOS16", "iOS17", "iOS18"] = "iOS16"
     model_name: str = "Flowers"
-    description: str = "MobileNetV2 flower classifier (transfer learning), by flowers-mobile."
+    #: Left as it is, `convert` names the model's backbone, found from its layers
+    #: (`backbones.identify`: "EfficientNetB0 flower classifier ..."); a model of no catalogue
+    #: backbone keeps this neutral text. A text given here is kept as given.
+    description: str = "Flower classifier (transfer learning), by flowers-mobile."
     author: str = "flowers-mobile"
     license: str = "Apache-2.0"
     version: str = "1.0"

@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from flowers_mobile import variants
-from flowers_mobile.config import Config
+from flowers_mobile import backbones, variants
+from flowers_mobile.config import Config, ExportConfig
 from flowers_mobile.errors import UserError
 from flowers_mobile.export.choose_default import forced_default
 from flowers_mobile.export.steps import Steps as _Steps
@@ -158,6 +158,11 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
     try:
         with _Steps(progress) as steps:
             model, info, representative = _load(job, steps)
+            named = backbones.identify(model)
+            if named is not None and job.cfg.export.description == ExportConfig().description:
+                # The default description names the model's backbone (TFLite metadata, Core ML).
+                export_cfg = replace(job.cfg.export, description=backbones.description(named))
+                job = replace(job, cfg=replace(job.cfg, export=export_cfg))
             with atomic_dir(job.out_dir) as tmp:
                 manifest = _write_export(job, model, info, representative, tmp, steps, background)
     finally:

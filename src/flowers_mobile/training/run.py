@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from flowers_mobile import backbones
-from flowers_mobile.config import Config, ExportConfig
+from flowers_mobile.config import Config
 from flowers_mobile.data.sources import Dataset, load_dataset
 from flowers_mobile.errors import UserError
 from flowers_mobile.fsutil import atomic_write_json
@@ -108,7 +108,7 @@ def train(data_dir: Path, out_dir: Path, cfg: Config, *, resume: bool = False,
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     # Re-validates every range; an unset input size becomes the backbone's natural one, and an
     # unknown backbone, a size below its minimum or an alpha it lacks stop here, before any write.
-    cfg = _describe_backbone(Config.from_dict(cfg.to_dict(), where="config").resolved())
+    cfg = Config.from_dict(cfg.to_dict(), where="config").resolved()
     backbones.check(cfg.model.backbone, cfg.model.size, cfg.model.alpha)
     dataset = load_dataset(data_dir, cfg.data)
     backup = out_dir / BACKUP
@@ -121,20 +121,6 @@ def train(data_dir: Path, out_dir: Path, cfg: Config, *, resume: bool = False,
     with op_determinism(cfg.training.deterministic), \
             (collective_errors(cfg.training.collective_timeout) if multi else contextlib.nullcontext()):
         return _train(dataset, out_dir, backup, cfg, resume, rep, started)
-
-
-def _describe_backbone(cfg: Config) -> Config:
-    """The default `export.description` names MobileNetV2; for another backbone the run's
-    effective config (which `convert` reads into the TFLite metadata and the Core ML
-    description) names that one. A description the user wrote is kept."""
-    import dataclasses
-
-    default = ExportConfig().description
-    name = backbones.get(cfg.model.backbone).keras_constructor
-    if cfg.export.description != default or cfg.model.backbone == backbones.DEFAULT:
-        return cfg
-    described = default.replace("MobileNetV2", name, 1)
-    return dataclasses.replace(cfg, export=dataclasses.replace(cfg.export, description=described))
 
 
 # ---------------------------------------------------------------------------------------------
