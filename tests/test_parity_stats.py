@@ -26,6 +26,7 @@ from flowers_mobile.judge.stats import (
     robust_percentile,
 )
 from flowers_mobile.judge.verdict import judge, limits_for, variant_of
+from flowers_mobile.parity.report import render_markdown
 from flowers_mobile.parity.result import ParityReport
 
 #: Faithfulness bounds given by hand (what `judge.reference` derives from a model), per variant:
@@ -213,7 +214,8 @@ def test_report_verdict_and_summary_carry_the_evidence():
     row = report.summary()["exports"][1]
     assert row["verdict"] == "fail" and row["near_ties"] == bad.near_ties
     assert row["agreement_interval"] == bad.agreement_interval and row["accuracy_change"] is None
-    assert "| x | r |" in report.to_markdown() and "FAIL" in report.to_markdown()
+    markdown = render_markdown(report)
+    assert "| x | r |" in markdown and "FAIL" in markdown
 
 
 def test_every_variant_has_a_row_and_unknown_variants_are_refused():

@@ -16,7 +16,8 @@ from flowers_mobile.errors import UserError
 from flowers_mobile.export.choose_default import PREFERENCE
 from flowers_mobile.export.convert import effective_config
 from flowers_mobile.parity.plan import default_runtime, runtime_available, runtimes_for
-from flowers_mobile.runtimes.base import _LAZY_MODULES, load_predictor
+from flowers_mobile.runtime_registry import BY_NAME as RUNTIME_SPECS
+from flowers_mobile.runtimes.base import load_predictor
 
 
 def test_every_name_the_config_accepts_has_a_variant_with_a_limits_row():
@@ -56,9 +57,9 @@ def test_every_variant_runtime_is_registered_for_its_format():
     for v in variants.CATALOGUE:
         assert v.runtimes, v.name
         for runtime in v.runtimes:
-            assert v.format in _LAZY_MODULES[runtime][1], (v.name, runtime)
+            assert v.format in RUNTIME_SPECS[runtime].formats, (v.name, runtime)
     for runtime in variants.METADATA_RUNTIMES:
-        assert "tflite" in _LAZY_MODULES[runtime][1]
+        assert "tflite" in RUNTIME_SPECS[runtime].formats
 
 
 @pytest.mark.parametrize("variant", [v.name for v in variants.CATALOGUE])

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from flowers_mobile import runtime_registry
 from flowers_mobile.errors import UserError
 from flowers_mobile.formats.manifest import (
     DEFAULT_ARTIFACTS,
@@ -47,12 +48,6 @@ from flowers_mobile.fsutil import atomic_path, atomic_write_json, path_bytes, sh
 
 BENCHMARK_JSON = "benchmark.json"
 BENCHMARK_PNG = "benchmark.png"
-#: Runtimes that take the thread count per model instance (LiteRT and the Task Library options,
-#: the Core ML executor's OpenBLAS setter) or take none at all (MediaPipe Tasks picks its own):
-#: all counts run in one process.
-PER_INSTANCE_THREADS = {"litert", "task_library", "mediapipe", "coreml_executor"}
-#: Runtimes whose latency includes inter-process communication (a subprocess per model).
-IPC_RUNTIMES = {"task_library"}
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")
 
 
@@ -185,7 +180,7 @@ def plan_entries(manifest: Manifest, export_dir: Path, model: Path | None,
                 continue
             seen.add((art.sha256, runtime))
             plan.append((BenchEntry(file=art.file, runtime=runtime, format=fmt, precision=art.precision,
-                                    bytes=art.bytes, ipc=runtime in IPC_RUNTIMES), export_dir / art.file))
+                                    bytes=art.bytes, ipc=runtime_registry.BY_NAME[runtime].ipc), export_dir / art.file))
     return plan
 
 
@@ -274,7 +269,10 @@ def run_benchmark(export_dir: Path, model: Path | None = None, *, images: int = 
         base = {"path": str(path), "runtime": entry.runtime, "images": images, "batch": batch,
                 "batch_repeats": batch_repeats, "warmup": warmup, "count_flops": entry.reference,
                 "budget_s": budget_s}
-        groups = [list(threads)] if entry.runtime in PER_INSTANCE_THREADS else [[t] for t in threads]
+        # A count fixed per process (TensorFlow's pools) needs a process per count; a count per model
+        # instance, or none taken at all, lets one process measure them all (the registry's trait).
+        per_process = runtime_registry.BY_NAME[entry.runtime].threads == "process"
+        groups = [[t] for t in threads] if per_process else [list(threads)]
         for group in groups:
             say(f"{entry.name} at {','.join(map(str, group))} thread(s)")
             res = _run_worker({**base, "threads": group}, group[0] if len(group) == 1 else None, timeout)

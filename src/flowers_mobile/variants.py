@@ -11,8 +11,11 @@ available here is the one used (on a Mac without coremltools' native binding, an
 is checked by the numpy executor, by `predict`, `parity` and `benchmark` alike). The Android
 default `.tflite` is also run by the runtimes that read its metadata, as the app does.
 
-This module sits low in the import graph: it imports nothing but `errors`, so `config` can
-validate against it.
+Which runtime opens which format, and which read metadata, is the runtime registry's
+(`runtime_registry.py`); `METADATA_RUNTIMES` is its view.
+
+This module sits low in the import graph: it imports nothing but `errors` and the runtime
+registry, so `config` can validate against it.
 """
 
 from __future__ import annotations
@@ -20,16 +23,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from flowers_mobile import runtime_registry
 from flowers_mobile.errors import UserError
 
-#: Runtimes per file format, in order of preference (the first available one is used).
-RUNTIME_ORDER: dict[str, list[str]] = {
-    "keras": ["keras"], "h5": ["keras"], "saved_model": ["saved_model"],
-    "tflite": ["litert"], "mlpackage": ["coreml", "coreml_executor"],
-}
 #: Runtimes that read a .tflite's metadata (labels, normalization), as the Android app does: they
-#: also run the Android default, and their categories must carry the export's label names.
-METADATA_RUNTIMES = ("task_library", "mediapipe")
+#: also run the Android default, and their categories must carry the export's label names. The
+#: runtime registry's view, kept under this name for the modules that read it.
+METADATA_RUNTIMES: tuple[str, ...] = runtime_registry.metadata_runtimes()
 
 TFLITE_STEM = "flowers"
 COREML_STEM = "Flowers"
@@ -57,7 +57,7 @@ class Variant:
     @property
     def runtimes(self) -> tuple[str, ...]:
         """The runtimes that can check it, in order of preference."""
-        return tuple(RUNTIME_ORDER[self.format])
+        return tuple(runtime_registry.preference(self.format))
 
     def file_name(self, coreml_default: str = "float16") -> str:
         """Its file in an export folder. Core ML: the default compute precision
@@ -199,9 +199,10 @@ def plan_runtimes(fmt: str, *, available: Callable[[str], bool], android_default
     """
     if forced:
         return list(forced)
-    if fmt not in RUNTIME_ORDER:
-        raise UserError(f"{where} has unknown format {fmt!r}", hint=f"expected one of {', '.join(RUNTIME_ORDER)}")
-    order = RUNTIME_ORDER[fmt]
+    order = runtime_registry.preference(fmt)
+    if not order:
+        raise UserError(f"{where} has unknown format {fmt!r}",
+                        hint=f"expected one of {', '.join(runtime_registry.formats())}")
     chosen = [next((name for name in order if available(name)), order[0])]
     if fmt == "tflite" and android_default:
         # An optional one that is not installed (the Task Library: an extra for Python <= 3.11)

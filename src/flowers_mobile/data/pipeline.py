@@ -10,12 +10,38 @@ the apps see; it runs in parallel inside tf.data.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from flowers_mobile.config import DataConfig
 from flowers_mobile.data.sources import Sample
 from flowers_mobile.images import load_image
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """How `make_tf_dataset` builds a pipeline."""
+
+    #: Keep the decode map's input order.
+    ordered: bool
+    #: Parallel calls of the decode map (None: serial). Under op determinism TensorFlow runs a map
+    #: holding a Python function serially anyway, and its rewrite of a parallel one logs a
+    #: spurious error ("use_unbounded_threadpool"), so it is asked for serially then.
+    decode_parallel_calls: int | None
+    #: Parallel calls of the augmentation map (None: one call at a time, in order).
+    augment_parallel_calls: int | None
+
+
+def pipeline_options(deterministic: bool) -> PipelineOptions:
+    """The tf.data settings for a deterministic (or a fast) pipeline."""
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    decode = None if tf_config.is_op_determinism_enabled() else tf.data.AUTOTUNE
+    if deterministic:
+        return PipelineOptions(ordered=True, decode_parallel_calls=decode, augment_parallel_calls=None)
+    return PipelineOptions(ordered=False, decode_parallel_calls=decode, augment_parallel_calls=tf.data.AUTOTUNE)
 
 
 def augmentation_layers(data_cfg: DataConfig, seed: int):
@@ -56,8 +82,6 @@ def make_tf_dataset(samples: Sequence[Sample], image_size: int, batch_size: int,
         tf.data.Dataset of (float32 (B, S, S, 3) in 0..255, int32 (B,)).
     """
     import tensorflow as tf
-
-    from flowers_mobile.training.determinism import pipeline_options
 
     opts = pipeline_options(deterministic or not training)
     cfg = data_cfg or DataConfig()

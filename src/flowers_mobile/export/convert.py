@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from flowers_mobile import backbones, variants
 from flowers_mobile.config import Config, ExportConfig
 from flowers_mobile.errors import UserError
 from flowers_mobile.export.choose_default import forced_default
+from flowers_mobile.export.job import Job
 from flowers_mobile.export.steps import Steps as _Steps
 from flowers_mobile.export.tflite_target import TFLiteWork
 from flowers_mobile.formats.manifest import (
@@ -97,27 +98,6 @@ def _check_out_dir(out_dir: Path, inputs: dict[str, Path | None]) -> None:
                             hint="write the export to another folder")
 
 
-@dataclass(frozen=True)
-class _Job:
-    """One convert, checked before TensorFlow loads: what to read, what to write, with which config."""
-
-    cfg: Config
-    model_path: Path
-    labels_file: Path
-    labels: list[str]
-    targets: list[str]
-    precisions: list[str]
-    forced: str | None
-    norm: Any
-    data_path: Path | None
-    calibration: list[Path] | None
-    dataset: Any | None
-    out_dir: Path
-    #: The judge's held-out images and Keras reference (`fidelity.judged_images`), made once the
-    #: model is loaded and shared by the TFLite choice and the Core ML measurement.
-    held: Any = None
-
-
 def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], cfg: Config, *,
             labels_path: str | os.PathLike[str] | None = None, targets: Sequence[str] = ("tflite",),
             precisions: Sequence[str] | None = None, data_dir: str | os.PathLike[str] | None = None,
@@ -174,7 +154,7 @@ def convert(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
 
 def _prepare(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], cfg: Config,
              labels_path: str | os.PathLike[str] | None, targets: Sequence[str],
-             data_dir: str | os.PathLike[str] | None, normalize: str, default: str | None) -> _Job:
+             data_dir: str | os.PathLike[str] | None, normalize: str, default: str | None) -> Job:
     """Every cheap check, before TensorFlow loads: a typo must not wait for it."""
     from flowers_mobile.export import keras_io
 
@@ -194,11 +174,11 @@ def _prepare(model_path: str | os.PathLike[str], out_dir: str | os.PathLike[str]
         calibration, dataset = _data_for_export(data_path, labels, cfg)
     out = Path(out_dir)
     _check_out_dir(out, {"model": model_path, "labels file": labels_file, "data folder": data_path})
-    return _Job(cfg, model_path, labels_file, labels, target_list, precision_list, forced, norm, data_path,
+    return Job(cfg, model_path, labels_file, labels, target_list, precision_list, forced, norm, data_path,
                 calibration, dataset, out)
 
 
-def _load(job: _Job, steps: _Steps) -> tuple[Any, Any, Any]:
+def _load(job: Job, steps: _Steps) -> tuple[Any, Any, Any]:
     """The model, once (validated, wrapped for its normalization), and the int8 calibration images."""
     from flowers_mobile.export import keras_io
 
@@ -217,7 +197,7 @@ def _load(job: _Job, steps: _Steps) -> tuple[Any, Any, Any]:
     return model, info, representative
 
 
-def _write_export(job: _Job, model: Any, info: Any, representative: Any, tmp: Path, steps: _Steps,
+def _write_export(job: Job, model: Any, info: Any, representative: Any, tmp: Path, steps: _Steps,
                   background: Any | None) -> dict[str, Any]:
     """Every artifact, labels.txt and manifest.json into `tmp`, in this order: the TFLite precisions
     this process converts (int8 calibrates meanwhile in the `background` process), then Core ML and
@@ -289,7 +269,7 @@ def _readable(folder: Path) -> None:
         path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
-def _other_targets(job: _Job, model: Any, info: Any, tmp: Path, steps: _Steps, source_sha: str,
+def _other_targets(job: Job, model: Any, info: Any, tmp: Path, steps: _Steps, source_sha: str,
                    labels_sha: str) -> list[Artifact]:
     """SavedModel and the Core ML packages (`export.coreml_precision`, the extra precisions, the
     compressed variants), the packages measured when there is a choice among several."""

@@ -24,13 +24,12 @@ def measure_packages(packages: list[Artifact], export_dir: Path, held: Any, cfg:
     its `extra["fidelity"]`, the summary into the default package's `extra["default_choice"]`.
     None (and nothing measured) without held-out images."""
     from flowers_mobile.export.fidelity import judge_probs, verdict_record
-    from flowers_mobile.runtimes.base import load_predictor, unavailable_reason
-    from flowers_mobile.variants import RUNTIME_ORDER
+    from flowers_mobile.runtimes.base import load_predictor, runtime_available
+    from flowers_mobile.variants import plan_runtimes
 
     if held is None or not packages:
         return None
-    runtime = next((name for name in RUNTIME_ORDER["mlpackage"] if unavailable_reason(name) is None),
-                   RUNTIME_ORDER["mlpackage"][-1])
+    runtime = plan_runtimes("mlpackage", available=runtime_available)[0]  # the one parity would pick here
     for art in packages:
         probs, error = None, None
         try:

@@ -6,20 +6,18 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flowers_mobile import variants
 from flowers_mobile.config import Config
 from flowers_mobile.export.choose_default import measure_and_choose
 from flowers_mobile.export.fidelity import verdict_record
+from flowers_mobile.export.job import Job
 from flowers_mobile.export.steps import Steps
 from flowers_mobile.export.tflite import DEFAULT_TFLITE
 from flowers_mobile.formats.manifest import DEFAULT_ARTIFACTS, Artifact, describe_artifact
 from flowers_mobile.fsutil import atomic_write_bytes
 from flowers_mobile.judge import limits_for, settle
-
-if TYPE_CHECKING:
-    from flowers_mobile.export.convert import _Job
 
 
 class TFLiteWork:
@@ -29,7 +27,7 @@ class TFLiteWork:
     `finish()` collects int8, writes every file with metadata and makes `flowers.tflite` (the
     `forced` precision, else the one `choose_default` picks on the dataset's held-out images)."""
 
-    def __init__(self, job: _Job, model: Any, info: Any, representative: Any, tmp: Path, steps: Steps,
+    def __init__(self, job: Job, model: Any, info: Any, representative: Any, tmp: Path, steps: Steps,
                  background: Any | None) -> None:
         self.job, self.model, self.info, self.representative = job, model, info, representative
         self.tmp, self.steps, self.background = tmp, steps, background

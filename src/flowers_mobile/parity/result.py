@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from flowers_mobile.judge.result import VERDICTS, Check, ExportParity, combine, passes
+from flowers_mobile.parity.texts import check_line
 
 __all__ = ["VERDICTS", "Check", "ExportParity", "ParityReport", "combine", "passes"]
 
@@ -46,8 +47,6 @@ class ParityReport:
         """One line per check that fails its artifact (a faithfulness check; a fit-to-ship check of
         what ships), and per run that errored. A faithful artifact below the bar that does not ship
         is no failure: `below_bar` lists it."""
-        from flowers_mobile.parity.report import check_line
-
         out = []
         for e in self.exports:
             if e.error:
@@ -57,15 +56,11 @@ class ParityReport:
 
     def below_bar(self) -> list[str]:
         """Faithful artifacts that do not ship and miss the quality bar: what their precision costs."""
-        from flowers_mobile.parity.report import check_line
-
         return [f"{e.name}: faithful, not fit to ship ({'; '.join(check_line(c) for c in e.failed_checks())})"
                 for e in self.exports if not e.ships and e.faithful == "pass" and e.fit == "fail"]
 
     def inconclusive(self) -> list[str]:
         """One line per inconclusive check, saying how many images would decide it."""
-        from flowers_mobile.parity.report import check_line
-
         return [f"{e.name}: {check_line(c)}" for e in self.exports for c in e.inconclusive_checks()]
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,8 +85,3 @@ class ParityReport:
             "exports": [{**{k: getattr(e, k) for k in keys}, "images_to_decide": e.images_to_decide()}
                         for e in self.exports],
         }
-
-    def to_markdown(self) -> str:
-        from flowers_mobile.parity.report import render_markdown
-
-        return render_markdown(self)

@@ -34,6 +34,7 @@ from flowers_mobile.judge.stats import CONFIDENCE
 from flowers_mobile.labels import read_labels
 from flowers_mobile.parity.data import HeldOut, held_out_images
 from flowers_mobile.parity.plan import METADATA_RUNTIMES, plan_runs
+from flowers_mobile.parity.report import render_markdown
 from flowers_mobile.parity.result import ParityReport
 from flowers_mobile.runtimes.base import RuntimeUnavailable, load_predictor, unavailable_reason
 
@@ -262,5 +263,5 @@ def _label_diff(got: list[str], expected: list[str]) -> str:
 def write_report(report: ParityReport, export_dir: Path) -> None:
     """parity.json, parity.md (atomic) and the short result in manifest.json."""
     atomic_write_json(export_dir / PARITY_JSON, report.to_dict())
-    atomic_write_text(export_dir / PARITY_MD, report.to_markdown())
+    atomic_write_text(export_dir / PARITY_MD, render_markdown(report))
     record_parity(export_dir, report.summary())

@@ -4,13 +4,16 @@ Every runtime takes raw RGB pixels, 0..255, shape (N, H, W, 3) (uint8 or float32
 returns probabilities, float32 (N, classes), in label order. Preprocessing lives inside the
 models (docs/artifact-contract.md), so no runtime normalizes anything.
 
-Runtimes register themselves by name with the file formats they open:
+Runtimes register their Predictor class by name, with the check that says whether it can run
+here:
 
-    @register_runtime("litert", formats=("tflite",))
+    @register_runtime("litert", available=requires_module("ai_edge_litert", "ai-edge-litert==2.3.0"))
     class LiteRTPredictor(Predictor): ...
 
-`load_predictor(path)` picks the first available runtime registered for the file's format;
-`runtime=` forces one by name.
+Everything else about a runtime (its module, the formats it opens, its place in each format's
+order of preference, the platforms it runs on) is its row in `flowers_mobile.runtime_registry`.
+`load_predictor(path)` picks the first available runtime the registry prefers for the file's
+format; `runtime=` forces one by name.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from flowers_mobile import runtime_registry
 from flowers_mobile.errors import UserError
-from flowers_mobile.variants import RUNTIME_ORDER as _DEFAULT_ORDER
 
 
 class RuntimeUnavailable(UserError):
@@ -101,36 +104,30 @@ def pixel_bytes(images: np.ndarray) -> np.ndarray:
     return images if images.dtype == np.uint8 else np.clip(np.round(images), 0, 255).astype(np.uint8)
 
 
-# name -> (formats, module path to import lazily, class or None until imported, availability check)
-_RUNTIMES: dict[str, dict[str, Any]] = {}
-
-# Runtimes live in modules imported only when needed: TensorFlow, LiteRT and coremltools are
-# heavy, and the Task Library must never share a process with TensorFlow (docs/stack.md).
-_LAZY_MODULES = {
-    "keras": ("flowers_mobile.runtimes.keras_runtime", ("keras", "h5")),
-    "saved_model": ("flowers_mobile.runtimes.saved_model", ("saved_model",)),
-    "litert": ("flowers_mobile.runtimes.litert", ("tflite",)),
-    "task_library": ("flowers_mobile.runtimes.task_library", ("tflite",)),
-    "mediapipe": ("flowers_mobile.runtimes.mediapipe", ("tflite",)),
-    "coreml": ("flowers_mobile.runtimes.coreml", ("mlpackage",)),
-    "coreml_executor": ("flowers_mobile.runtimes.coreml_executor", ("mlpackage",)),
-}
+# name -> {"cls": the Predictor class, "available": its check}, filled as runtime modules are
+# imported. Runtimes live in modules imported only when needed (the registry's `module`):
+# TensorFlow, LiteRT and coremltools are heavy, and the Task Library must never share a process
+# with TensorFlow (docs/stack.md).
+_CLASSES: dict[str, dict[str, Any]] = {}
 
 
-
-def register_runtime(name: str, formats: tuple[str, ...],
-                     available: Callable[[], str | None] | None = None) -> Callable[[type], type]:
-    """Class decorator: register a Predictor under `name`.
+def register_runtime(name: str, available: Callable[[], str | None] | None = None) -> Callable[[type], type]:
+    """Class decorator: register a Predictor under `name`, a row of `runtime_registry.RUNTIMES`.
 
     Args:
         name: the runtime's name, as `--runtime` takes it.
-        formats: model formats it opens (see `model_format`).
-        available: returns None when usable here, else a reason it is not (shown to the user).
+        available: returns None when usable here, else a reason it is not (shown to the user). The
+            registry's platforms are checked before it.
     """
+    spec = runtime_registry.BY_NAME.get(name)
+    if spec is None:
+        raise ValueError(f"runtime {name!r} has no row in flowers_mobile.runtime_registry.RUNTIMES")
 
     def wrap(cls: type) -> type:
+        if cls.__module__ != spec.module:
+            raise ValueError(f"runtime {name!r} is registered in {cls.__module__}, the registry says {spec.module}")
         cls.runtime = name
-        _RUNTIMES[name] = {"formats": formats, "cls": cls, "available": available or (lambda: None)}
+        _CLASSES[name] = {"cls": cls, "available": available or (lambda: None)}
         return cls
 
     return wrap
@@ -149,7 +146,7 @@ def requires_module(module: str, install: str) -> Callable[[], str | None]:
 
 
 def runtime_names() -> list[str]:
-    return list(_LAZY_MODULES)
+    return runtime_registry.names()
 
 
 def model_format(path: str | os.PathLike[str]) -> str:
@@ -165,24 +162,27 @@ def model_format(path: str | os.PathLike[str]) -> str:
 
 
 def _resolve(name: str) -> dict[str, Any]:
-    if name not in _LAZY_MODULES:
-        raise UserError(f"unknown runtime {name!r}", hint=f"known: {', '.join(_LAZY_MODULES)}")
-    if name not in _RUNTIMES:
-        importlib.import_module(_LAZY_MODULES[name][0])
-    if name not in _RUNTIMES:
+    spec = runtime_registry.BY_NAME.get(name)
+    if spec is None:
+        raise UserError(f"unknown runtime {name!r}", hint=f"known: {', '.join(runtime_registry.names())}")
+    if name not in _CLASSES:
+        importlib.import_module(spec.module)
+    if name not in _CLASSES:
         raise RuntimeUnavailable(f"runtime {name!r} did not register itself")
-    return _RUNTIMES[name]
-
-
-def runtime_available(name: str) -> bool:
-    """Whether runtime `name` can run here: its registry's own check (the native Core ML runtime
-    needs macOS and coremltools' native binding). UserError for a name no runtime registers."""
-    return _resolve(name)["available"]() is None
+    return _CLASSES[name]
 
 
 def unavailable_reason(name: str) -> str | None:
-    """Why runtime `name` cannot run here (not installed, wrong platform), or None when it can."""
-    return _resolve(name)["available"]()
+    """Why runtime `name` cannot run here (wrong platform, not installed), or None when it can:
+    the registry's platforms, then the runtime's own check. UserError for an unknown name."""
+    entry = _resolve(name)
+    return runtime_registry.platform_reason(name) or entry["available"]()
+
+
+def runtime_available(name: str) -> bool:
+    """Whether runtime `name` can run here (`unavailable_reason` is None): the native Core ML
+    runtime needs macOS and coremltools' native binding. UserError for a name no runtime registers."""
+    return unavailable_reason(name) is None
 
 
 def load_predictor(path: str | os.PathLike[str], runtime: str | None = None, *,
@@ -192,14 +192,14 @@ def load_predictor(path: str | os.PathLike[str], runtime: str | None = None, *,
     if not path.exists():
         raise UserError(f"model not found: {path}")
     fmt = model_format(path)
-    candidates = [runtime] if runtime else _DEFAULT_ORDER[fmt]
+    candidates = [runtime] if runtime else runtime_registry.preference(fmt)
     reasons = []
     for name in candidates:
         entry = _resolve(name)
-        if fmt not in entry["formats"]:
-            raise UserError(f"runtime {name!r} does not open {fmt} files ({path})",
-                            hint=f"it opens: {', '.join(entry['formats'])}")
-        reason = entry["available"]()
+        opens = runtime_registry.BY_NAME[name].formats
+        if fmt not in opens:
+            raise UserError(f"runtime {name!r} does not open {fmt} files ({path})", hint=f"it opens: {', '.join(opens)}")
+        reason = unavailable_reason(name)
         if reason is None:
             return entry["cls"](path, threads=threads)
         reasons.append(f"{name}: {reason}")

@@ -9,11 +9,11 @@ expects; probabilities come back from the `classLabel_probs` dictionary in label
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any
 
 import numpy as np
 
+from flowers_mobile import runtime_registry
 from flowers_mobile._coremltools import quiet_coremltools
 from flowers_mobile.errors import UserError
 from flowers_mobile.formats.mlpackage import Package
@@ -21,15 +21,15 @@ from flowers_mobile.runtimes.base import Predictor, register_runtime
 
 quiet_coremltools()  # coremltools is imported lazily below; its known import noise stays out
 
-UNAVAILABLE_OFF_MACOS = "Core ML runtime needs macOS; use --runtime coreml_executor"
 #: Images per MLModel.predict call (it takes a list of feature dicts).
 BATCH = 32
 
 
 def coreml_available() -> str | None:
-    """None on macOS with coremltools' native binding, else why not."""
-    if sys.platform != "darwin":
-        return UNAVAILABLE_OFF_MACOS
+    """None on macOS (the registry's platforms) with coremltools' native binding, else why not."""
+    off_platform = runtime_registry.platform_reason("coreml")
+    if off_platform is not None:
+        return off_platform
     try:
         from coremltools import libcoremlpython  # noqa: F401 - only present where Core ML can run
     except ImportError as exc:
@@ -37,7 +37,7 @@ def coreml_available() -> str | None:
     return None
 
 
-@register_runtime("coreml", formats=("mlpackage",), available=coreml_available)
+@register_runtime("coreml", available=coreml_available)
 class CoreMLPredictor(Predictor):
     """A package run by Core ML itself (all compute units, as the app runs it).
 

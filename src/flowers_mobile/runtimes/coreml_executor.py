@@ -17,7 +17,7 @@ from flowers_mobile.errors import UserError
 from flowers_mobile.runtimes.base import Predictor, register_runtime
 
 
-@register_runtime("coreml_executor", formats=("mlpackage",))
+@register_runtime("coreml_executor")
 class CoreMLExecutorPredictor(Predictor):
     """An ML Program package run by the Core ML executor, float16 rounding as on Apple's GPU/ANE.
 

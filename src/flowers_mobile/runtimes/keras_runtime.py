@@ -49,7 +49,7 @@ def check_classifier_shapes(model: Any, path: str | os.PathLike[str]) -> tuple[t
     return (int(in_shape[1]), int(in_shape[2])), int(out_shape[-1])
 
 
-@register_runtime("keras", formats=("keras", "h5"))
+@register_runtime("keras")
 class KerasPredictor(LoadedPredictor):
     """A Keras classifier that takes raw RGB 0..255 and returns probabilities."""
 

@@ -17,7 +17,7 @@ from flowers_mobile.errors import UserError, first_line
 from flowers_mobile.runtimes.base import LoadedPredictor, register_runtime, requires_module
 
 
-@register_runtime("litert", formats=("tflite",), available=requires_module("ai_edge_litert", "ai-edge-litert==2.3.0"))
+@register_runtime("litert", available=requires_module("ai_edge_litert", "ai-edge-litert==2.3.0"))
 class LiteRTPredictor(LoadedPredictor):
     """A TFLite classifier: raw RGB 0..255 in, float32 probabilities out."""
 

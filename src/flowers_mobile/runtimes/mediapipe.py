@@ -139,7 +139,7 @@ def _missing_native_libs() -> tuple[str, ...]:
     return tuple(missing)
 
 
-@register_runtime("mediapipe", formats=("tflite",), available=mediapipe_available)
+@register_runtime("mediapipe", available=mediapipe_available)
 class MediaPipePredictor(LoadedPredictor):
     """Runs a .tflite with metadata through MediaPipe Tasks' ImageClassifier (IMAGE mode, CPU)."""
 

@@ -32,7 +32,7 @@ def find_labels_file(saved_model_dir: Path) -> Path:
                     hint="keep the SavedModel inside its export folder, beside labels.txt")
 
 
-@register_runtime("saved_model", formats=("saved_model",))
+@register_runtime("saved_model")
 class SavedModelPredictor(LoadedPredictor):
     """A SavedModel classifier called through its serving signature."""
 

@@ -50,7 +50,7 @@ def task_library_available() -> str | None:
     return None
 
 
-@register_runtime("task_library", formats=("tflite",), available=task_library_available)
+@register_runtime("task_library", available=task_library_available)
 class TaskLibraryPredictor(LoadedPredictor):
     """Runs a .tflite with metadata through the Task Library's ImageClassifier in a subprocess."""
 

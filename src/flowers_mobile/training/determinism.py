@@ -8,7 +8,8 @@ What varies between two runs of the same config, and what removes it:
 - tf.data: the decode map delivers images in whatever order its threads finish, and a parallel
   augmentation map advances the augmentation layers' seed state in whatever order its calls run.
   With ``deterministic`` the decode map keeps the input order and the augmentation map runs
-  serially (`pipeline_options`).
+  serially (`data.pipeline.pipeline_options`: tf.data's settings live with the pipeline, below
+  training).
 - Kernels: TensorFlow's op determinism makes every op give the same output for the same input
   (on a CPU most already do; on a GPU many do not). It is on for the training run only
   (`op_determinism`), and it also keeps every tf.data pipeline of the run in input order.
@@ -24,21 +25,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class PipelineOptions:
-    """How `make_tf_dataset` builds a pipeline."""
-
-    #: Keep the decode map's input order.
-    ordered: bool
-    #: Parallel calls of the decode map (None: serial). Under op determinism TensorFlow runs a map
-    #: holding a Python function serially anyway, and its rewrite of a parallel one logs a
-    #: spurious error ("use_unbounded_threadpool"), so it is asked for serially then.
-    decode_parallel_calls: int | None
-    #: Parallel calls of the augmentation map (None: one call at a time, in order).
-    augment_parallel_calls: int | None
 
 
 def seed_everything(seed: int) -> None:
@@ -72,14 +58,3 @@ def _set_op_determinism(enabled: bool) -> None:
         tf_config.enable_op_determinism()
     else:
         tf_config.disable_op_determinism()
-
-
-def pipeline_options(deterministic: bool) -> PipelineOptions:
-    """The tf.data settings for a deterministic (or a fast) pipeline."""
-    import tensorflow as tf
-    from tensorflow.python.framework import config as tf_config
-
-    decode = None if tf_config.is_op_determinism_enabled() else tf.data.AUTOTUNE
-    if deterministic:
-        return PipelineOptions(ordered=True, decode_parallel_calls=decode, augment_parallel_calls=None)
-    return PipelineOptions(ordered=False, decode_parallel_calls=decode, augment_parallel_calls=tf.data.AUTOTUNE)
