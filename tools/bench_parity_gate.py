@@ -207,6 +207,7 @@ def train_architecture(name: str, data: Path, cfg: Config, work: Path, epochs: i
     """A keras.applications backbone (random init) + softmax head, taking raw 0..255 pixels, trained
     `epochs` epochs on the data's train split; saved as model.keras with labels.txt."""
     import keras
+    import numpy as np
 
     size = cfg.model.input_size
     classes = sorted(p.name for p in (data / "train").iterdir() if p.is_dir())
@@ -217,9 +218,25 @@ def train_architecture(name: str, data: Path, cfg: Config, work: Path, epochs: i
     model = keras.Model(inputs, keras.layers.Dense(len(classes), activation="softmax", name="probabilities")(x))
     train = keras.utils.image_dataset_from_directory(data / "train", image_size=(size, size), batch_size=16,
                                                      class_names=classes, seed=cfg.data.seed, verbose=False)
+    # A few epochs are a few dozen steps: with keras's BatchNorm momentum (0.99) the moving statistics
+    # stay near their init (mean 0, variance 1), and at inference a deep backbone then answers the same
+    # distribution for every image (EfficientNetB0 after 2 epochs: output spread 1e-7, a BGR model
+    # indistinguishable from the right one, so no input defect could be caught). Momentum 0.8 lets the
+    # statistics follow the data within those steps.
+    for layer in _layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.8
     keras.utils.set_random_seed(cfg.training.seed)
-    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(train, epochs=epochs, verbose=0)
+    held = keras.utils.image_dataset_from_directory(data / "test", image_size=(size, size), batch_size=32,
+                                                    class_names=classes, shuffle=False, verbose=False)
+    probs = model.predict(held, verbose=0)
+    truth = np.concatenate([y for _, y in held])
+    # Printed so that a collapsed model (one answer for every image) shows: defects planted in front
+    # of such a model change nothing, and "missed" would blame the gate for an absent defect.
+    print(f"{name}: {epochs} epochs; held-out accuracy {float((probs.argmax(1) == truth).mean()):.3f}, "
+          f"output spread (std over images, mean over classes) {float(probs.std(0).mean()):.2e}", flush=True)
     folder = work / f"run_{name}"
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / "model.keras")
