@@ -102,6 +102,8 @@ def parity(
         errors = sum(e.verdict == "error" for e in report.exports)
         undecided = sum(e.verdict == "inconclusive" for e in report.exports)
         what = f"{failed} of {len(report.exports)} export(s) fail parity"
+        if report.findings:
+            what = f"the export fails parity as a whole ({len(report.findings)} finding(s)), " + what
         if errors:
             what += f", {errors} could not be run (error)"
         if report.strict and undecided:

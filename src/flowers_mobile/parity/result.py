@@ -34,20 +34,25 @@ class ParityReport:
     strict: bool = False
     confidence: float = 0.95
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    #: Defects of the export as a whole, found outside the per-artifact comparison (its labels.txt,
+    #: its declared input normalization): each fails the run.
+    findings: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
+        if self.findings:
+            return "fail"
         return combine([e.verdict for e in self.exports]) if self.exports else "fail"
 
     @property
     def passed(self) -> bool:
-        return bool(self.exports) and all(e.passed for e in self.exports)
+        return not self.findings and bool(self.exports) and all(e.passed for e in self.exports)
 
     def failures(self) -> list[str]:
         """One line per check that fails its artifact (a faithfulness check; a fit-to-ship check of
         what ships), and per run that errored. A faithful artifact below the bar that does not ship
         is no failure: `below_bar` lists it."""
-        out = []
+        out = [f"export: {f}" for f in self.findings]
         for e in self.exports:
             if e.error:
                 out.append(f"{e.name}: error: {e.error}")
@@ -81,6 +86,7 @@ class ParityReport:
                 "accuracy_drop_interval", "error")
         return {
             "created": self.created, "verdict": self.verdict, "passed": self.passed, "strict": self.strict,
+            "findings": self.findings,
             "images": self.images, "split": self.split, "model": self.model, "keras_accuracy": self.keras_accuracy,
             "exports": [{**{k: getattr(e, k) for k in keys}, "images_to_decide": e.images_to_decide()}
                         for e in self.exports],

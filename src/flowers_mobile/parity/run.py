@@ -77,10 +77,11 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
     plan, notes = _plan(manifest, runtimes)
     for art, _ in plan:
         limits_for(_variant(art), cfg.parity)  # a variant without limits: exit 2 before any work
-    held, judged_set = _reference(model_path, export_dir, manifest, export_labels, data_dir, cfg, max_images,
-                                  notes, say)
+    findings: list[str] = []
+    held, judged_set, labels = _reference(model_path, export_dir, manifest, export_labels, data_dir, cfg,
+                                          max_images, notes, findings, say)
     reference = judged_set.reference
-    labels, true = export_labels, held.true
+    true = held.true
     keras_acc = float(np.mean(reference.argmax(1) == true)) if true is not None else None
     keras_per_class = {labels[c]: float(np.mean(reference.argmax(1)[true == c] == c))
                        for c in np.unique(true)} if true is not None else {}
@@ -99,7 +100,7 @@ def run_parity(model_path: Path, export_dir: Path, data_dir: Path, cfg: Config, 
         model=str(model_path), export_dir=str(export_dir), data=str(data_dir), split=held.split,
         images=len(held.images), labels=labels, labels_known=true is not None, keras_accuracy=keras_acc,
         keras_per_class_accuracy=keras_per_class, exports=results, skipped=held.skipped, notes=notes,
-        limits=asdict(cfg.parity), strict=strict, confidence=CONFIDENCE)
+        limits=asdict(cfg.parity), strict=strict, confidence=CONFIDENCE, findings=findings)
     if write:
         write_report(report, export_dir)
     return report
@@ -117,21 +118,33 @@ def _variant(art: Artifact) -> str:
 
 
 def _reference(model_path: Path, export_dir: Path, manifest: Manifest, export_labels: list[str],
-               data_dir: Path, cfg: Config, max_images: int | None, notes: list[str],
-               say: Callable[[str], None]) -> tuple[HeldOut, Judged]:
+               data_dir: Path, cfg: Config, max_images: int | None, notes: list[str], findings: list[str],
+               say: Callable[[str], None]) -> tuple[HeldOut, Judged, list[str]]:
     """Check the Keras model is the export's, load the images and run Keras on them, with the
-    normalization `convert --normalize` put in front of the exports (the manifest records it)."""
+    normalization `convert --normalize` put in front of the exports (the manifest records it).
+    Returns the held-out images, the judge's reference and the labels to judge by (the model's).
+
+    Defects of the export as a whole go to `findings` (each fails the run, exit 1, while every
+    artifact is still judged): a labels.txt that differs from the model's when the model is the
+    very file the export was made from, and a declared normalization that the model's accuracy
+    says is wrong. Labels that differ from another model's are bad input (exit 2)."""
     from flowers_mobile.keras_file import load_keras_model
     from flowers_mobile.runtimes.keras_runtime import check_classifier_shapes
 
     say(f"loading {model_path.name}")
     keras_labels = read_labels(model_path.parent / "labels.txt")
-    if keras_labels != export_labels:
-        raise UserError(f"{model_path}'s labels ({model_path.parent / 'labels.txt'}) differ from the export's "
-                        f"({export_dir / manifest.labels.file}): {_label_diff(keras_labels, export_labels)}",
-                        hint="the export was made from another model; re-run `flowers-mobile convert`")
     source = manifest.source_model
-    if source is not None and source.sha256 and source.sha256 != sha256_path(model_path):
+    same_model = source is not None and bool(source.sha256) and source.sha256 == sha256_path(model_path)
+    if keras_labels != export_labels:
+        diff = _label_diff(keras_labels, export_labels)
+        if not same_model or len(keras_labels) != len(export_labels):
+            raise UserError(f"{model_path}'s labels ({model_path.parent / 'labels.txt'}) differ from the export's "
+                            f"({export_dir / manifest.labels.file}): {diff}",
+                            hint="the export was made from another model; re-run `flowers-mobile convert`")
+        findings.append(f"{manifest.labels.file} differs from the labels of the model it was made from "
+                        f"({model_path.parent / 'labels.txt'}): {diff}; an app that reads it names the classes "
+                        "wrongly (re-run `flowers-mobile convert`)")
+    if source is not None and source.sha256 and not same_model:
         notes.append(f"{model_path.name} is not the file this export was made from "
                      f"(manifest: {source.file}, sha256 {source.sha256[:12]}…)")
     size, classes = check_classifier_shapes(load_keras_model(model_path), model_path)
@@ -143,8 +156,48 @@ def _reference(model_path: Path, export_dir: Path, manifest: Manifest, export_la
     notes += held.notes
     scale, offset = _normalization(manifest)
     say(f"Keras on {len(held.images)} images")
-    return held, judged(lambda: load_keras_model(model_path), held.images, held.true, keras_labels, held.paths,
+    judged_set = judged(lambda: load_keras_model(model_path), held.images, held.true, keras_labels, held.paths,
                         held.split.split("+"), scale, offset, model_path=model_path)
+    if scale is not None and held.true is not None:
+        say("Keras on raw pixels (is the declared normalization the model's?)")
+        finding = _normalization_finding(load_keras_model(model_path), held.images, held.true,
+                                         judged_set.reference, manifest)
+        if finding:
+            findings.append(finding)
+    return held, judged_set, keras_labels
+
+
+#: A declared normalization is called wrong when the model on raw pixels is right on this many
+#: more of the labelled held-out images (and the paired test decides it): wrong input scaling
+#: does not cost a few points, it costs most of the accuracy.
+NORMALIZATION_MIN_GAP = 0.10
+
+
+def _normalization_finding(model: Any, images: np.ndarray, true: np.ndarray, normalized: np.ndarray,
+                           manifest: Manifest) -> str | None:
+    """`convert --normalize` declares that the model takes `x * scale + offset`; on a model that
+    normalizes its input itself (every model `flowers-mobile train` writes) that normalizes twice,
+    and the export, faithful to that declaration, agrees with Keras fed the same doubled input: no
+    comparison of the two can see it. The labels can: the model's accuracy with the declared
+    normalization against on the raw pixels, paired on the same images (exact McNemar)."""
+    from flowers_mobile.judge.reference import chunk_size
+    from flowers_mobile.judge.stats import mcnemar_exact
+
+    raw = images.astype(np.float32)
+    step = chunk_size(raw)
+    probs = np.concatenate([np.asarray(model(raw[i:i + step], training=False), np.float32)
+                            for i in range(0, len(raw), step)])
+    raw_right, declared_right = probs.argmax(1) == true, normalized.argmax(1) == true
+    lost = int(np.sum(raw_right & ~declared_right))
+    gained = int(np.sum(declared_right & ~raw_right))
+    gap = (lost - gained) / len(true)
+    if gap < NORMALIZATION_MIN_GAP or mcnemar_exact(lost, gained) >= 1 - CONFIDENCE:
+        return None
+    declared = (manifest.export_config or {}).get("normalize") or "the declared normalization"
+    return (f"the input normalization the export declares ({declared}) makes the Keras model right on "
+            f"{np.mean(declared_right):.1%} of the {len(true)} labelled images, against {np.mean(raw_right):.1%} "
+            "on raw pixels: the model most likely normalizes its input itself, so the exports normalize "
+            "twice (convert again without --normalize)")
 
 
 def _normalization(manifest: Manifest) -> tuple[tuple[float, ...] | None, tuple[float, ...] | None]:
