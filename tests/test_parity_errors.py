@@ -145,12 +145,17 @@ def test_tampered_artifact_is_exit_2_and_nothing_written(trained_and_exported, s
 
 
 @pytest.mark.slow
-def test_model_labels_differing_from_the_export_is_exit_2(trained_and_exported, small_export, synth_data_dir,
-                                                          tmp_path, capsys):
+def test_another_models_labels_differing_from_the_export_is_exit_2(trained_and_exported, small_export,
+                                                                   synth_data_dir, tmp_path, capsys):
+    """Labels that differ, from a model the export was not made from (its manifest names another
+    file): the two were paired by mistake, bad input. From the very model: tests/test_parity_findings.py."""
     other = tmp_path / "run"
     shutil.copytree(trained_and_exported[0], other)
     labels = (other / "labels.txt").read_text().split()
     (other / "labels.txt").write_text("\n".join([labels[1], labels[0], *labels[2:]]) + "\n")
+    manifest = json.loads((small_export / "manifest.json").read_text())
+    manifest["source_model"]["sha256"] = "0" * 64
+    (small_export / "manifest.json").write_text(json.dumps(manifest))
     assert _cli(_parity_args(other / "model.keras", small_export, synth_data_dir)) == 2
     err = capsys.readouterr().err
     assert "labels" in err and "differ from the export's" in err

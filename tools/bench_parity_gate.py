@@ -7,7 +7,8 @@ for a false failure. On the first seed's model, defects are planted in the model
 exports, each converted as a real export would be, and parity judges them against the untouched
 Keras model, at two levels:
 
-  export level    the export's parity verdict: "fail" is caught ("inconclusive" is not); a parity
+  export level    the export's parity verdict: "fail" is caught ("inconclusive" is not), and so is
+                  every row of an export that fails as a whole (a report finding); a parity
                   run refused as bad input (exit 2) is listed with its reason and left out of the
                   rates: labels that differ are the designed catch, other reasons a gap.
   artifact level  the artifact's own distribution-level check (`artifact_verdict`, else its
@@ -137,6 +138,9 @@ def parity_trial(label: str, model: Path, export: Path, data: Path, cfg: Config)
         if e.error:
             verdict = "error" if verdict == "pass" else verdict
         failed = "; ".join(f"{c.metric} {c.value}" for c in e.failed_checks()) if hasattr(e, "failed_checks") else ""
+        findings = getattr(report, "findings", [])
+        if findings and verdict in ("pass", "inconclusive"):  # the export as a whole fails (its labels file,
+            verdict, failed = "fail", f"export: {findings[0]}"  # its declared normalization): so does each row
         outcomes.append(Outcome(e.name, f"{e.format}/{e.precision}/{e.runtime}", verdict, e.mean_abs_diff,
                                 e.top1_agreement, _artifact_verdict(e), e.error or failed,
                                 convert_verdicts.get((e.file, e.runtime))))
