@@ -95,3 +95,17 @@ def pytest_collection_modifyitems(config, items):
         if item.get_closest_marker("any_worker") is None and \
                 SHARED_MODEL_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("shared_model"))
+    # The order the two workers take tests in (`--dist loadgroup` hands out work in collection
+    # order): the shared model's group first, so one worker starts building it at once; then the
+    # modules with slow tests that train or convert their own models, so that the other worker is
+    # busy with them meanwhile and no minute-long test starts last while the other idles; then
+    # the modules with long `any_worker` tests, which by then find the shared model built (they
+    # wait for it otherwise); then the rest, short tests that fill in at the end. A module keeps
+    # its tests together (its module-scoped fixtures are built once per worker).
+    module_rank: dict[str, int] = {}
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            rank = 2 if item.get_closest_marker("any_worker") else 1 if item.get_closest_marker("slow") else 3
+            module_rank[item.nodeid.split("::")[0]] = min(rank, module_rank.get(item.nodeid.split("::")[0], 3))
+    items.sort(key=lambda item: 0 if item.get_closest_marker("xdist_group") is not None
+               else module_rank[item.nodeid.split("::")[0]])  # stable: collection order within a rank

@@ -117,6 +117,7 @@ def tiny_flowers(tmp_path_factory) -> Path:
 #: VGG16 (caffe preprocessing: the 1x1 convolution in front) and MobileNetV3Small (its own
 #: Rescaling inside the backbone, hard-swish, squeeze-excite): the two cheapest to trace that
 #: cover both kinds other than MobileNetV2's. The other backbones: tools/bench_backbones.py.
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["mobilenet_v3_small", "vgg16"])
 def test_backbone_trains_and_converts(capsys, tiny_flowers, tmp_path, name):
     """`train --set model.backbone=NAME` (from scratch, 1 epoch per phase) then `convert --target
