@@ -629,12 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         per_model[name] = summarize([trial], planted)
         print(f"\n== {name}", *per_model[name], sep="\n", flush=True)
     if "demo" not in models:
-        print("\n== summary per model")
-        for name, lines in per_model.items():
-            print(f"\n{name}:", *lines, sep="\n  ")
-        if args.work is None:
-            shutil.rmtree(work, ignore_errors=True)
-        return 0
+        return _finish(per_model, work, args.work is None)
 
     faithful: list[Trial] = []
     defects: list[Trial] = []
@@ -657,12 +652,16 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(folder, ignore_errors=True)
     for trial in defects:
         print_trial(trial)
-    print()
     per_model["demo"] = summarize(faithful, defects)
-    print("== summary per model")
+    return _finish(per_model, work, args.work is None)
+
+
+def _finish(per_model: dict[str, list[str]], work: Path, remove: bool) -> int:
+    """The rates per model, last; the working folder removed when it was a temporary one."""
+    print("\n== summary per model")
     for name, lines in per_model.items():
         print(f"\n{name}:", *lines, sep="\n  ")
-    if args.work is None:
+    if remove:
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from flowers_mobile.config import ParityConfig
 from flowers_mobile.judge.figures import compare
-from flowers_mobile.judge.reference import Bounds, References, normalize_pixels
+from flowers_mobile.judge.reference import Bounds, References, normalize_pixels, predict_eagerly
 from flowers_mobile.judge.result import Check, ExportParity
 from flowers_mobile.judge.verdict import judge, limits_for
 
@@ -59,8 +59,6 @@ def judged(load_model: Callable[[], Any], images: np.ndarray, true: np.ndarray |
     images; its rounded copies run later, when a variant's bounds are first asked for. With
     `model_path` (the file `load_model` reads), what was measured before on the same file and
     images in this process is reused."""
-    from flowers_mobile.judge.reference import chunk_size
-
     inputs = normalize_pixels(images, scale, offset)
     key = None
     if model_path is not None:
@@ -73,9 +71,7 @@ def judged(load_model: Callable[[], Any], images: np.ndarray, true: np.ndarray |
             return Judged(images, reference, true, labels, paths, splits,
                           References(load_model, inputs, reference, distances=distances))
     model = load_model()
-    step = chunk_size(inputs)
-    reference = np.concatenate([np.asarray(model(inputs[i:i + step], training=False), np.float32)
-                                for i in range(0, len(inputs), step)])
+    reference = predict_eagerly(model, inputs)
     references = References(load_model, inputs, reference, model)
     if key is not None:
         _MEMO[key] = (reference, references.distances)

@@ -74,6 +74,13 @@ def chunk_size(inputs: np.ndarray) -> int:
     return int(min(4 * CHUNK, max(CHUNK, 2 ** 19 // max(pixels, 1))))
 
 
+def predict_eagerly(model: Any, inputs: np.ndarray) -> np.ndarray:
+    """The model's float32 outputs on `inputs`, called eagerly in batches of `chunk_size`."""
+    step = chunk_size(inputs)
+    return np.concatenate([np.asarray(model(inputs[i:i + step], training=False), np.float32)
+                           for i in range(0, len(inputs), step)])
+
+
 @dataclass(frozen=True)
 class Bounds:
     """A variant's faithfulness bounds and where they come from."""
@@ -140,8 +147,9 @@ class References:
     once per scheme), and the derived bounds of each variant.
 
     Args:
-        load_model: returns a fresh copy of the Keras model (weights are rounded in place, so
-            each scheme gets its own copy).
+        load_model: returns the Keras model, called once, when a scheme first needs it and no
+            `model` was given (each scheme rounds its weights in place; they are restored from a
+            copy before the next).
         inputs: the judged images as the model takes them (`normalize_pixels`), float32.
         reference: Keras's probabilities on them.
     """
@@ -236,9 +244,7 @@ class References:
         return ranges
 
     def _predict(self, model: Any) -> np.ndarray:
-        step = chunk_size(self.inputs)
-        return np.concatenate([np.asarray(model(self.inputs[i:i + step], training=False), np.float32)
-                               for i in range(0, len(self.inputs), step)])
+        return predict_eagerly(model, self.inputs)
 
 
 #: Layers a converter fuses into the op before them (conv + batch norm + activation is one op):

@@ -147,7 +147,10 @@ def _reference(model_path: Path, export_dir: Path, manifest: Manifest, export_la
     if source is not None and source.sha256 and not same_model:
         notes.append(f"{model_path.name} is not the file this export was made from "
                      f"(manifest: {source.file}, sha256 {source.sha256[:12]}…)")
-    size, classes = check_classifier_shapes(load_keras_model(model_path), model_path)
+    # Loaded once: the shapes, Keras's answers, the raw-pixel check and the judge's rounded copies
+    # (which restore its weights before each scheme) all read this one model.
+    model = load_keras_model(model_path)
+    size, classes = check_classifier_shapes(model, model_path)
     if classes != len(keras_labels):
         raise UserError(f"{model_path}: the model has {classes} outputs but its labels file has "
                         f"{len(keras_labels)} labels", hint="give the labels.txt written with this model")
@@ -156,11 +159,11 @@ def _reference(model_path: Path, export_dir: Path, manifest: Manifest, export_la
     notes += held.notes
     scale, offset = _normalization(manifest)
     say(f"Keras on {len(held.images)} images")
-    judged_set = judged(lambda: load_keras_model(model_path), held.images, held.true, keras_labels, held.paths,
+    judged_set = judged(lambda: model, held.images, held.true, keras_labels, held.paths,
                         held.split.split("+"), scale, offset, model_path=model_path)
     if scale is not None and held.true is not None:
         say("Keras on raw pixels (is the declared normalization the model's?)")
-        finding = _normalization_finding(load_keras_model(model_path), held.images, held.true,
+        finding = _normalization_finding(model, held.images, held.true,
                                          judged_set.reference, manifest)
         if finding:
             findings.append(finding)
@@ -180,13 +183,10 @@ def _normalization_finding(model: Any, images: np.ndarray, true: np.ndarray, nor
     and the export, faithful to that declaration, agrees with Keras fed the same doubled input: no
     comparison of the two can see it. The labels can: the model's accuracy with the declared
     normalization against on the raw pixels, paired on the same images (exact McNemar)."""
-    from flowers_mobile.judge.reference import chunk_size
+    from flowers_mobile.judge.reference import predict_eagerly
     from flowers_mobile.judge.stats import mcnemar_exact
 
-    raw = images.astype(np.float32)
-    step = chunk_size(raw)
-    probs = np.concatenate([np.asarray(model(raw[i:i + step], training=False), np.float32)
-                            for i in range(0, len(raw), step)])
+    probs = predict_eagerly(model, images.astype(np.float32))
     raw_right, declared_right = probs.argmax(1) == true, normalized.argmax(1) == true
     lost = int(np.sum(raw_right & ~declared_right))
     gained = int(np.sum(declared_right & ~raw_right))
